@@ -1,0 +1,1 @@
+"""The command line: wiring and the terminal view. Nothing imports this package."""

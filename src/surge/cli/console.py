@@ -1,0 +1,289 @@
+"""The terminal view of a running test: an observer of the run's events.
+
+Modes: ``rich`` (a live-updating frame), ``lines`` (one compact line per ~5 s, for CI logs and
+non-TTY output), ``off`` (warnings only), ``auto`` (rich on a terminal, else lines).
+
+The view never prints the final summary: the caller does, with
+:func:`surge.cli.summary_table.print_summary`, after :meth:`ConsoleView.close`. The live frame is
+transient (it clears when closed), so the summary replaces it instead of repeating its tables.
+"""
+from __future__ import annotations
+
+import functools
+
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from surge.model.events import (
+    IntervalStats,
+    Notice,
+    RunFinished,
+    RunStarted,
+    StageChanged,
+    ThresholdBreached,
+)
+from surge.model.summary import EndpointStats
+
+from .summary_table import NO_VALUE, fmt_count, fmt_ms, fmt_pct, fmt_rps, format_threshold_actual
+
+__all__ = ["MODES", "ConsoleView", "format_line"]
+
+MODES = ("auto", "rich", "lines", "off")
+LINE_EVERY_S = 5.0
+MAX_ENDPOINT_ROWS = 15
+CPU_WARN_PERCENT = 90.0
+_NOTICE_STYLES = {"warning": "yellow", "error": "bold red", "info": "dim"}
+
+
+def clock(seconds: float) -> str:
+    """Fixed-shape elapsed time for live output: ``35s``, ``1m00s``, ``1h02m03s``."""
+    whole = max(0, int(seconds))
+    h, rest = divmod(whole, 3600)
+    m, s = divmod(rest, 60)
+    if h:
+        return f"{h}h{m:02d}m{s:02d}s"
+    return f"{m}m{s:02d}s" if m else f"{s}s"
+
+
+def _level(stats: IntervalStats) -> str:
+    if stats.workload == "open":
+        return f"rate {stats.target:,.1f}/s vus {stats.users}"
+    return f"users {stats.users}"
+
+
+def format_line(stats: IntervalStats) -> str:
+    """One compact CI-log line for an interval (window rps and percentiles, cumulative errors)."""
+    total = clock(stats.duration_s) if stats.duration_s > 0 else "?"
+    lat = stats.window.latency_ms
+    parts = [
+        f"[{clock(stats.elapsed_s):>{len(total)}}/{total}] stage {stats.stage + 1}/{stats.stages} "
+        f"{_level(stats)}",
+        f"rps {fmt_rps(stats.window.rps)}",
+        f"p50 {fmt_ms(lat.p50)} p95 {fmt_ms(lat.p95)} p99 {fmt_ms(lat.p99)} ms",
+        f"err {fmt_pct(stats.cumulative.error_rate)}",
+    ]
+    if stats.workload == "open":
+        parts.append(f"dropped {fmt_count(stats.dropped_iterations)}")
+    if stats.failing_thresholds:
+        parts.append(f"failing {len(stats.failing_thresholds)}")
+    return " | ".join(parts)
+
+
+class ConsoleView:
+    """Shows a run as it goes. Feed it every event with :meth:`handle`; call :meth:`close` at the end.
+
+    Unknown event types are ignored, so new events never break an older view.
+    """
+
+    def __init__(self, mode: str = "auto", console: Console | None = None) -> None:
+        if mode not in MODES:
+            raise ValueError(f"console mode must be one of {', '.join(MODES)}, got {mode!r}")
+        self.console = console or Console()
+        if mode == "auto":
+            mode = "rich" if self.console.is_terminal and not self.console.is_dumb_terminal else "lines"
+        self.mode = mode
+        self._started: RunStarted | None = None
+        self._last: IntervalStats | None = None
+        self._live: Live | None = None
+        self._last_line_s: float | None = None
+        self._unprinted: IntervalStats | None = None  # the latest interval not yet printed as a line
+
+    # -- dispatch ---------------------------------------------------------------------------
+
+    @functools.singledispatchmethod
+    def handle(self, event: object) -> None:
+        """Update the view with one event of the run."""
+
+    @handle.register
+    def _on_started(self, event: RunStarted) -> None:
+        self._started = event
+        if self.mode == "lines":
+            profile = f" profile {event.profile}" if event.profile else ""
+            self.console.print(Text(
+                f"surge: {event.scenario}{profile} → {event.host} ({event.workload} workload, "
+                f"{clock(event.duration_s)}, {event.processes} processes)"))
+        elif self.mode == "rich":
+            self._start_live()
+
+    @handle.register
+    def _on_interval(self, event: IntervalStats) -> None:
+        self._last = event
+        if self.mode == "rich":
+            self._start_live()
+            self._live.update(self.renderable(), refresh=True)
+        elif self.mode == "lines":
+            self._maybe_print_line(event)
+
+    @handle.register
+    def _on_stage(self, event: StageChanged) -> None:
+        if self.mode in ("rich", "lines"):
+            unit = "iterations/s" if self._workload() == "open" else "users"
+            self._print(Text(f"→ stage {event.stage + 1}/{event.stages} at {clock(event.elapsed_s)}: "
+                             f"target {event.target:,.4g} {unit}", style="cyan"))
+
+    @handle.register
+    def _on_breach(self, event: ThresholdBreached) -> None:
+        r = event.result
+        text = Text(f"✗ threshold failed at {clock(event.elapsed_s)}: {r.target}: {r.expression} "
+                    f"(actual {format_threshold_actual(r)})", style="bold red")
+        if r.message:
+            text.append(f" — {r.message}")
+        if event.aborting:
+            text.append(" — aborting the run", style="bold red reverse")
+        self._print(text)
+
+    @handle.register
+    def _on_notice(self, event: Notice) -> None:
+        prefix = "⚠ " if event.level in ("warning", "error") else ""
+        self._print(Text(prefix + event.message, style=_NOTICE_STYLES.get(event.level, "")))
+
+    @handle.register
+    def _on_finished(self, event: RunFinished) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the live display and print the last pending line. Safe to call twice."""
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+        if self._unprinted is not None:
+            self._print_line(self._unprinted)
+
+    def __enter__(self) -> ConsoleView:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- output helpers ---------------------------------------------------------------------
+
+    def _print(self, renderable: RenderableType) -> None:
+        """Print above the live frame (rich), or plainly; nothing is lost in ``off`` mode but colour."""
+        target = self._live.console if self._live is not None else self.console
+        target.print(renderable)
+
+    def _start_live(self) -> None:
+        if self._live is None:
+            self._live = Live(self.renderable(), console=self.console, auto_refresh=False,
+                              transient=True, redirect_stderr=False)
+            self._live.start(refresh=True)
+
+    def _maybe_print_line(self, stats: IntervalStats) -> None:
+        first = self._last_line_s is None
+        due = first or stats.elapsed_s - self._last_line_s >= LINE_EVERY_S - 0.05
+        last = stats.duration_s > 0 and stats.elapsed_s >= stats.duration_s
+        if due or last:
+            self._print_line(stats)
+        else:
+            self._unprinted = stats
+
+    def _print_line(self, stats: IntervalStats) -> None:
+        self.console.print(Text(format_line(stats)), soft_wrap=True)
+        self._last_line_s = stats.elapsed_s
+        self._unprinted = None
+
+    def _workload(self) -> str:
+        if self._last is not None:
+            return self._last.workload
+        return self._started.workload if self._started else "closed"
+
+    # -- the live frame ---------------------------------------------------------------------
+
+    def renderable(self) -> RenderableType:
+        """The current live frame: header, totals, endpoint table, failing thresholds."""
+        stats = self._last
+        parts: list[RenderableType] = [self._title()]
+        if stats is None:
+            parts.append(Text("waiting for the first interval…", style="dim"))
+            return Group(*parts)
+        parts += [_progress(stats), _load_line(stats, self._processes()), _totals_line(stats),
+                  _endpoint_table(stats)]
+        if stats.failing_thresholds:
+            parts.append(Text("✗ failing: " + ", ".join(stats.failing_thresholds), style="bold red"))
+        return Group(*parts)
+
+    def _title(self) -> Text:
+        start = self._started
+        if start is None:
+            return Text("surge", style="bold")
+        text = Text.assemble(("surge ", "bold"), (start.scenario, "bold cyan"))
+        if start.profile:
+            text.append(f" ({start.profile})")
+        text.append(" → ")
+        text.append(start.host, style="underline")
+        text.append(f"  {start.workload} workload", style="dim")
+        return text
+
+    def _processes(self) -> int | None:
+        return self._started.processes if self._started else None
+
+
+def _progress(stats: IntervalStats) -> Table:
+    grid = Table.grid(padding=(0, 1))
+    if stats.duration_s > 0:
+        remaining = max(0.0, stats.duration_s - stats.elapsed_s)
+        bar = ProgressBar(total=stats.duration_s, completed=min(stats.elapsed_s, stats.duration_s),
+                          width=30)
+        label = f"{clock(stats.elapsed_s)} / {clock(stats.duration_s)} · {clock(remaining)} left"
+    else:
+        bar = ProgressBar(total=None, width=30)
+        label = clock(stats.elapsed_s)
+    grid.add_row(bar, Text(label), Text(f"· stage {stats.stage + 1}/{stats.stages}"))
+    return grid
+
+
+def _load_line(stats: IntervalStats, processes: int | None) -> Text:
+    if stats.workload == "open":
+        text = Text(f"rate {stats.target:,.1f}/s · VUs {stats.users} · dropped ")
+        text.append(fmt_count(stats.dropped_iterations),
+                    style="bold yellow" if stats.dropped_iterations else "")
+    else:
+        text = Text(f"users {stats.users}/{stats.target:,.0f}")
+    cpu_hot = stats.cpu_percent >= CPU_WARN_PERCENT
+    text.append(" · generator CPU ")
+    text.append(f"{stats.cpu_percent:.0f}%", style="bold red" if cpu_hot else "")
+    if cpu_hot:
+        text.append(" ⚠ generator may be the bottleneck", style="bold red")
+    lost = processes is not None and stats.workers_alive < processes
+    text.append(" · workers ")
+    text.append(f"{stats.workers_alive}" + (f"/{processes}" if processes else ""),
+                style="bold red" if lost else "")
+    return text
+
+
+def _totals_line(stats: IntervalStats) -> Text:
+    lat, cum = stats.window.latency_ms, stats.cumulative
+    text = Text.assemble(("rps ", "dim"), (fmt_rps(stats.window.rps), "bold"))
+    text.append(f" · p50 {fmt_ms(lat.p50)} · p95 {fmt_ms(lat.p95)} · p99 {fmt_ms(lat.p99)} ms · errors ")
+    text.append(fmt_pct(cum.error_rate), style="bold red" if cum.failures else "")
+    text.append(f" · requests {fmt_count(cum.requests)}")
+    return text
+
+
+_LIVE_LATENCIES = ("p50", "p95", "p99", "max")
+
+
+def _endpoint_row(window: EndpointStats, cumulative: EndpointStats) -> list[RenderableType]:
+    lat = cumulative.latency_ms
+    cells = [NO_VALUE] * 4 if lat.max == 0 else [fmt_ms(getattr(lat, k)) for k in _LIVE_LATENCIES]
+    failures = Text(fmt_count(cumulative.failures), style="red" if cumulative.failures else "")
+    name = Text(cumulative.name, no_wrap=True, overflow="ellipsis")  # the column shrinks, not the figures
+    return [Text(cumulative.method), name, fmt_count(cumulative.requests), failures,
+            fmt_rps(window.rps), *cells]
+
+
+def _endpoint_table(stats: IntervalStats) -> RenderableType:
+    table = Table(box=None, header_style="bold dim", pad_edge=False, padding=(0, 1))
+    table.add_column("method")
+    table.add_column("name")
+    for header in ("requests", "failures", "rps", "p50", "p95", "p99", "max"):
+        table.add_column(header, justify="right", no_wrap=True)
+    rows = sorted(stats.endpoints, key=lambda pair: (pair[1].name, pair[1].method))
+    for window, cumulative in rows[:MAX_ENDPOINT_ROWS]:
+        table.add_row(*_endpoint_row(window, cumulative))
+    if len(rows) > MAX_ENDPOINT_ROWS:
+        table.add_row("", Text(f"… {len(rows) - MAX_ENDPOINT_ROWS} more", style="dim"))
+    return table

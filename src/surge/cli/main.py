@@ -1,0 +1,156 @@
+"""``surge``: the command line. Parses flags, settles the plan, wires the run to its observers.
+
+Only this layer turns a :class:`SurgeError` into an exit code and one line of text; a
+traceback is shown only with ``--debug``.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from .. import __version__
+from ..model.errors import ExitCode, SurgeError
+
+RUN_HELP = """Run SCENARIO (a Python file of HttpUser classes) against --host.
+
+\b
+Closed workload: --users N [--spawn-rate R] [--duration D], or --profile NAME.
+Open workload:   --rate R [--duration D], or --profile NAME --rate R.
+Profiles: smoke, load (baseline), peak, stress, spike, soak, ramp.
+Durations: 500ms, 2s, 5m, 1h; a bare number is seconds.
+
+\b
+Exit codes: 0 passed, 1 thresholds failed, 2 usage or configuration error,
+3 could not proceed (target unreachable, scenario failed to import),
+130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
+"""
+
+
+def _workload_options(fn):
+    options = [
+        click.option("--host", "-H", help="Target base URL, e.g. http://127.0.0.1:8000 (default: the user class's host)."),
+        click.option("--profile", "-p", help="Built-in load profile: smoke, load, baseline, peak, stress, spike, soak, ramp."),
+        click.option("--users", "-u", help="Concurrent virtual users (closed workload); scales a profile's peak."),
+        click.option("--spawn-rate", "-r", help="Users started per second (default: all within 1 s)."),
+        click.option("--rate", help="Iterations per second (open workload); scales a profile's peak."),
+        click.option("--max-users", help="Open workload: cap on concurrent virtual users (default max(100, 10 x rate))."),
+        click.option("--duration", "-d", help="Run length (default 1m); with --profile, stretches the whole profile."),
+        click.option("--processes", help="Worker processes (default: the CPUs this process may use)."),
+        click.option("--tags", "-T", multiple=True, help="Only run tasks with one of these tags (repeat or comma-separate)."),
+        click.option("--exclude-tags", "-E", multiple=True, help="Skip tasks with one of these tags."),
+        click.option("--user-classes", multiple=True, help="Only run these user classes."),
+        click.option("--timeout", help="Request timeout (default 30s)."),
+        click.option("--connect-timeout", help="TCP/TLS connect timeout (default 10s)."),
+        click.option("--graceful-stop", help="Time in-flight requests get at the end (default 5s)."),
+        click.option("--interval", help="Snapshot and history interval (default 1s)."),
+        click.option("--health", help="Path polled before the run starts, e.g. /health."),
+        click.option("--health-timeout", help="How long --health waits for the target (default 30s)."),
+        click.option("--out", "-o", help="Results folder (default results/<scenario>-<profile>-<UTC time>/)."),
+        click.option("--insecure", is_flag=True, default=None, help="Skip TLS certificate verification."),
+        click.option("--follow-redirects", is_flag=True, default=None, help="Follow 3xx redirects."),
+        click.option("--header", "headers", multiple=True, help="Extra header for every request: 'Name: value'."),
+        click.option("--threshold", multiple=True, help="SLA threshold 'TARGET: STAT OP VALUE', e.g. 'GET /v1/facts: p95<50ms'."),
+        click.option("--thresholds", "thresholds_file", help="TOML file with a [thresholds] table."),
+        click.option("--abort-on-fail", is_flag=True, default=None, help="Abort the run as soon as a threshold fails."),
+        click.option("--abort-grace", help="No abort before this much time has passed."),
+        click.option("--until-break", is_flag=False, flag_value="5000", default=None, metavar="[MAX_USERS]",
+                     help="stress profile: keep stepping up (to MAX_USERS, default 5000) until a threshold breaks."),
+        click.option("--shape", is_flag=True, default=None, help="Let the scenario's LoadTestShape drive the users."),
+        click.option("--live", type=click.Choice(["auto", "rich", "lines", "off"]), default=None,
+                     help="Live view: rich (terminal), lines (CI logs), off. Default auto."),
+        click.option("--config", help="Config file (default surge.toml, or [tool.surge] in pyproject.toml)."),
+        click.option("--debug", is_flag=True, default=None, help="Show tracebacks."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="surge")
+def cli() -> None:
+    """surge: load and performance testing for HTTP APIs.
+
+    \b
+    surge demo                     the built-in sample API under a real smoke test
+    surge run scenario.py --host http://127.0.0.1:8000 --profile load
+    """
+
+
+@cli.command("run", help=RUN_HELP)
+@click.argument("scenario")
+@_workload_options
+def run_command(scenario: str, **options) -> None:
+    from .execute import execute
+
+    sys.exit(execute({"scenario": scenario, **_clean(options)}))
+
+
+@cli.command("demo")
+@click.option("--duration", "-d", help="How long the smoke run lasts (default 30s).")
+@click.option("--users", "-u", help="Virtual users (default 5, the smoke profile).")
+@click.option("--processes", help="Worker processes (default: the CPUs this process may use).")
+@click.option("--out", "-o", help="Results folder (default results/demo-smoke-<UTC time>/).")
+@click.option("--live", type=click.Choice(["auto", "rich", "lines", "off"]), default=None)
+@click.option("--debug", is_flag=True, default=None)
+def demo_command(**options) -> None:
+    """Start the built-in sample API on 127.0.0.1, run the example scenario against it under the
+    smoke profile with the sample SLA thresholds, write the results and stop the API."""
+    from .demo import run_demo
+
+    sys.exit(run_demo(_clean(options)))
+
+
+def _clean(options: dict) -> dict:
+    """Drop what the user did not pass; join repeated and comma-separated list flags."""
+    out = {}
+    for key, value in options.items():
+        if value is None or value == ():
+            continue
+        if key in ("tags", "exclude_tags", "user_classes"):
+            value = [item.strip() for v in value for item in v.split(",") if item.strip()]
+        elif key == "threshold":
+            value = list(value)
+        elif key == "headers":
+            value = dict(_header(h) for h in value)
+        out[key] = value
+    return out
+
+
+def _header(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition(":")
+    if not sep or not name.strip():
+        raise click.UsageError(f"--header {text!r} is not 'Name: value'")
+    return name.strip(), value.strip()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: click in non-standalone mode so that every error is one line and a documented code."""
+    argv = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in argv or os.environ.get("SURGE_DEBUG", "").lower() in ("1", "true", "yes")
+    try:
+        code = cli.main(args=argv, prog_name="surge", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
+        code = ExitCode.USAGE
+    except click.UsageError as exc:
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+        click.echo(f"surge: error: {exc.format_message()}{hint}", err=True)
+        code = ExitCode.USAGE
+    except click.Abort:
+        code = ExitCode.INTERRUPTED
+    except SurgeError as exc:
+        if debug:
+            raise
+        click.echo(f"surge: error: {exc}", err=True)
+        code = exc.exit_code
+    except SystemExit as exc:
+        code = exc.code
+    sys.exit(int(code or 0))
+
+
+if __name__ == "__main__":
+    main()

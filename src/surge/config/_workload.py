@@ -1,0 +1,139 @@
+"""Workload resolution: profile / stages / users / rate / duration -> one Closed or Open workload.
+
+The rules (DESIGN.md "Workload flags"), applied to the settled values:
+
+* A *base shape* comes from ``profile`` (closed stages) or the file's ``[[stages]]`` (closed
+  with ``target``/``users``, open with ``rate``). ``duration`` stretches it proportionally,
+  ``users`` rescales its peak (whole users), ``rate`` rescales its peak as iterations/s and
+  turns it open: every profile's arrival-rate twin.
+* Without a base shape the level is steady for ``duration`` (default 1 min): ``rate`` ->
+  open at that rate from t=0; otherwise ``users`` (default **1**, as Locust: ``surge run
+  scenario.py`` just works, as a one-user sanity run) ramped at ``spawn_rate`` users/s
+  (default: all in 1 s), the ramp capped at the duration.
+* Contradictions are errors naming both sources rather than silent precedence: users with
+  rate, profile with stages, spawn_rate with anything but a steady users run, max_users
+  without an open workload, shape with an open workload.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from ..model.errors import ConfigError
+from ..model.plan import ClosedWorkload, OpenWorkload, Stage
+from ..model.profiles import profile_stages
+from ..model.schedule import scale_stages
+from ._sources import Raw, to_duration, to_positive
+
+DEFAULT_DURATION_S = 60.0
+DEFAULT_USERS = 1
+Workload = ClosedWorkload | OpenWorkload
+
+
+def resolve_workload(v: Mapping[str, Any], raws: Mapping[str, Raw]) -> Workload:
+    """The workload for settled values ``v`` (typed; absent keys not given); ``raws`` name sources."""
+    _reject_conflicts(v, raws)
+    base = _base_shape(v, raws)
+    if base is None:
+        workload = _steady(v)
+    else:
+        stages, is_open = base
+        if is_open and "users" in v:
+            raise _clash(raws, "users", "stages", "rate stages are open; set their peak with rate")
+        if "duration" in v:
+            stages = scale_stages(stages, duration_s=v["duration"])
+        if "users" in v:
+            stages = scale_stages(stages, peak=v["users"])
+        if "rate" in v:
+            stages, is_open = scale_stages(stages, peak=v["rate"], whole=False), True
+        workload = _build(stages, is_open, v)
+    if "max_users" in v and workload.kind != "open":
+        raise _clash(raws, "max_users", "only caps open workloads (--rate or rate stages)")
+    if v.get("shape") and workload.kind == "open":
+        raise _clash(raws, "shape", "drives users; it cannot run an open (rate) workload")
+    return workload
+
+
+def _reject_conflicts(v: Mapping[str, Any], raws: Mapping[str, Raw]) -> None:
+    if "users" in v and "rate" in v:
+        raise _clash(raws, "users", "rate", "choose closed (users) or open (rate)")
+    if "profile" in v and "stages" in v:
+        raise _clash(raws, "profile", "stages", "choose a built-in profile or your own stages")
+    for other in ("profile", "stages", "rate"):
+        if "spawn_rate" in v and other in v:
+            raise _clash(raws, "spawn_rate", other, "spawn_rate only paces a steady users run")
+    if "until_break" in v and v.get("profile") != "stress":
+        raise _clash(raws, "until_break", "works with --profile stress only")
+
+
+def _clash(raws: Mapping[str, Raw], key: str, *rest: str) -> ConfigError:
+    """``--rate and users in surge.toml are both set; choose ...`` or ``--max-users only caps ...``."""
+    *others, why = rest
+    if others:
+        return ConfigError(f"{raws[key].label} and {raws[others[0]].label} are both set; {why}")
+    return ConfigError(f"{raws[key].label} {why}")
+
+
+def _base_shape(v: Mapping[str, Any], raws: Mapping[str, Raw]) -> tuple[tuple[Stage, ...], bool] | None:
+    if "profile" in v:
+        return profile_stages(v["profile"], v.get("until_break")), False
+    if "stages" in v:
+        return parse_stages(raws["stages"])
+    return None
+
+
+def _steady(v: Mapping[str, Any]) -> Workload:
+    duration = v.get("duration", DEFAULT_DURATION_S)
+    if "rate" in v:
+        rate = v["rate"]
+        return _build((Stage(0.0, rate), Stage(duration, rate)), True, v)
+    users = float(v.get("users", DEFAULT_USERS))
+    ramp = min(users / v.get("spawn_rate", users), duration)
+    return _build((Stage(ramp, users), Stage(duration - ramp, users)), False, v)
+
+
+def _build(stages: tuple[Stage, ...], is_open: bool, v: Mapping[str, Any]) -> Workload:
+    if is_open:
+        peak = max((s.target for s in stages), default=0.0)
+        max_users = v.get("max_users", max(100, math.ceil(10 * peak)))
+        return OpenWorkload(tuple(stages), max_users)
+    return ClosedWorkload(tuple(stages), shape=bool(v.get("shape", False)))
+
+
+def parse_stages(raw: Raw) -> tuple[tuple[Stage, ...], bool]:
+    """``[[stages]]`` tables: ``duration`` plus ``target`` (or ``users``) for closed, ``rate`` for open.
+
+    All stages use one mode; the shape must last longer than zero.
+    """
+    items = raw.value
+    if not isinstance(items, list) or not items:
+        raise raw.fail('is not a list of stages; use [[stages]] tables with duration = "1m" and target = 50')
+    parsed = [_stage(raw, i, item) for i, item in enumerate(items)]
+    modes = {mode for _, mode in parsed}
+    if len(modes) > 1:
+        raise ConfigError(f"stages in {raw.origin} mix users (target) and rate; use one kind for every stage")
+    stages = tuple(stage for stage, _ in parsed)
+    if sum(s.duration_s for s in stages) <= 0:
+        raise ConfigError(f"stages in {raw.origin} last 0 s; give at least one stage a duration")
+    return stages, modes == {"rate"}
+
+
+def _stage(raw: Raw, i: int, item: object) -> tuple[Stage, str]:
+    where = f"stages[{i}]"
+    if not isinstance(item, Mapping):
+        raise ConfigError(f"{where} in {raw.origin}: {item!r} is not a table with duration and target")
+    levels = [k for k in ("target", "users", "rate") if k in item]
+    unknown = sorted(set(item) - {"duration", "target", "users", "rate"})
+    if unknown or len(levels) != 1 or "duration" not in item:
+        raise ConfigError(
+            f"{where} {dict(item)!r} in {raw.origin}: expected duration and one of target (users), users or rate"
+        )
+    key = levels[0]
+    duration = to_duration(Raw(f"{where}.duration", item["duration"], raw.origin, raw.base), allow_zero=True)
+    level_raw = Raw(f"{where}.{key}", item[key], raw.origin, raw.base)
+    is_zero = not isinstance(item[key], bool) and item[key] == 0
+    level = 0.0 if is_zero else to_positive(level_raw)
+    if key != "rate" and not float(level).is_integer():
+        raise level_raw.fail("is not a whole number of users")
+    return Stage(duration, float(level)), ("rate" if key == "rate" else "users")

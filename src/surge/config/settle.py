@@ -1,0 +1,181 @@
+"""Settle a run's configuration, once, into a frozen :class:`TestPlan`.
+
+Nothing past this module sees a parsed-options object: the CLI hands over what the user
+typed, this function layers it over the environment, the config file and the defaults, checks
+every value, and returns the plan. Every error names the key, its source and the bad value.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ..model.errors import ConfigError
+from ..model.plan import TestPlan, ThresholdSpec
+from ..model.profiles import profile_stages
+from ..thresholds.parse import parse_cli_threshold, parse_table
+from . import _sources as src
+from ._sources import Raw
+from ._workload import resolve_workload
+
+LIVE_MODES = ("auto", "rich", "lines", "off")
+UNTIL_BREAK_DEFAULT = 5000  # --until-break without a number
+
+
+def _profile(raw: Raw) -> str:
+    name = src.to_str(raw)
+    try:
+        profile_stages(name)
+    except ConfigError as exc:
+        raise raw.fail(f"is not a profile; {exc.hint}") from None
+    return name
+
+
+def _until_break(raw: Raw) -> int:
+    return UNTIL_BREAK_DEFAULT if raw.value is True else src.to_int(raw)
+
+
+def _as_is(raw: Raw) -> Any:
+    return raw.value
+
+
+_zero_ok = functools.partial(src.to_duration, allow_zero=True)
+
+#: every key, with the conversion that checks it. Parsed later: stages, thresholds, threshold.
+CONVERT: dict[str, Callable[[Raw], Any]] = {
+    "config": src.to_path, "scenario": src.to_path, "host": src.to_url, "profile": _profile,
+    "users": src.to_int, "spawn_rate": src.to_positive, "rate": src.to_positive,
+    "max_users": src.to_int, "duration": src.to_duration, "stages": _as_is,
+    "processes": src.to_int, "tags": src.to_list, "exclude_tags": src.to_list,
+    "user_classes": src.to_list, "timeout": src.to_duration, "connect_timeout": src.to_duration,
+    "graceful_stop": _zero_ok, "interval": src.to_duration, "health": src.to_health,
+    "health_timeout": src.to_duration, "out": src.to_path, "insecure": src.to_bool,
+    "follow_redirects": src.to_bool, "headers": src.to_headers, "thresholds": _as_is,
+    "threshold": _as_is, "thresholds_file": src.to_path, "abort_on_fail": src.to_bool,
+    "abort_grace": _zero_ok, "until_break": _until_break,
+    "live": functools.partial(src.to_choice, choices=LIVE_MODES), "debug": src.to_bool,
+    "shape": src.to_bool,
+}
+FILE_KEYS = set(CONVERT) - {"config", "threshold"}
+ENV_KEYS = set(CONVERT) - {"stages", "headers", "thresholds", "threshold"}
+CLI_KEYS = set(CONVERT) - {"stages", "thresholds"}
+
+
+def settle(cli: Mapping[str, Any], env: Mapping[str, str], cwd: Path) -> TestPlan:
+    """Layer defaults < config file < environment < CLI into one checked, frozen plan.
+
+    ``cli``: only what the user passed (absent or None otherwise), keyed as below; click may
+    have typed the values already, strings are fine too. ``env``: the process environment;
+    ``SURGE_<KEY>`` sets ``<key>`` (other variables are ignored). ``cwd`` anchors relative
+    paths given on the command line or in the environment; paths in a config file are
+    relative to that file. The config file is ``--config FILE`` (or ``SURGE_CONFIG``), else
+    ``./surge.toml``, else ``[tool.surge]`` in ``./pyproject.toml``; an unknown key in it is
+    an error (a typo must not be ignored); ``spawn-rate`` spelling is accepted.
+
+    Keys and defaults:
+
+    ====================  ====================================================================
+    scenario              path, required; ``scenario_name`` is its stem
+    host                  http(s) URL, trailing ``/`` dropped; default "" (the user class's ``host``)
+    profile, users,       the workload; see :mod:`surge.config._workload` (steady, 1 user,
+    spawn_rate, rate,     1 min when nothing is given; open ``max_users`` default
+    max_users, duration,  ``max(100, ceil(10 × peak rate))``)
+    stages, until_break,
+    shape
+    processes             default: the CPUs this process may run on (``os.sched_getaffinity``)
+    tags, exclude_tags,   lists; ``"a,b"`` in env/CLI
+    user_classes
+    timeout 30s, connect_timeout 10s, graceful_stop 5s, interval 1s, health_timeout 30s,
+    abort_grace 0s        durations (``500ms``, ``2s``, ``5m``, ``1h``; bare = seconds)
+    health                a path like ``/health`` (or a full URL) polled before the run
+    out                   results folder
+    insecure, follow_redirects, debug, abort_on_fail    booleans, default false
+    headers               file table / CLI mapping or ``"Name: value"`` list; CLI adds to the file's
+    live                  auto | rich | lines | off (default auto)
+    thresholds            file ``[thresholds]`` table; plus ``thresholds_file`` (a TOML file with a
+                          ``[thresholds]`` table) and the CLI's ``threshold`` list of
+                          ``"TARGET: EXPR"``. All three merge; ``abort_on_fail`` makes every one abort.
+    ====================  ====================================================================
+    """
+    cwd = Path(cwd)
+    cli_raw = src.cli_values(cli, CLI_KEYS, cwd)
+    env_raw = src.env_values(env, ENV_KEYS, cwd)
+    table, path = src.find_config(cli_raw.get("config") or env_raw.get("config"), cwd)
+    file_raw = src.file_values(table, path, FILE_KEYS) if path else {}
+    raws = {**file_raw, **env_raw, **cli_raw}
+    values = {key: CONVERT[key](raw) for key, raw in raws.items()}
+    return _plan(values, raws, file_raw, cli_raw)
+
+
+def _plan(v: dict[str, Any], raws: dict[str, Raw], file_raw: dict[str, Raw], cli_raw: dict[str, Raw]) -> TestPlan:
+    if "scenario" not in v:
+        raise ConfigError(
+            "no scenario given", "pass one (surge run path/to/scenario.py) or set scenario in surge.toml"
+        )
+    scenario = Path(v["scenario"])
+    return TestPlan(
+        scenario_path=str(scenario),
+        host=v.get("host", ""),
+        workload=resolve_workload(v, raws),
+        scenario_name=scenario.stem,
+        profile=v.get("profile"),
+        processes=v.get("processes") or _cpus(),
+        tags=v.get("tags", ()),
+        exclude_tags=v.get("exclude_tags", ()),
+        user_classes=v.get("user_classes", ()),
+        timeout_s=v.get("timeout", 30.0),
+        connect_timeout_s=v.get("connect_timeout", 10.0),
+        graceful_stop_s=v.get("graceful_stop", 5.0),
+        interval_s=v.get("interval", 1.0),
+        thresholds=_thresholds(v, raws),
+        abort_grace_s=v.get("abort_grace", 0.0),
+        health_path=v.get("health"),
+        health_timeout_s=v.get("health_timeout", 30.0),
+        out_dir=v.get("out"),
+        insecure=v.get("insecure", False),
+        follow_redirects=v.get("follow_redirects", False),
+        headers=_headers(file_raw, cli_raw),
+        until_break=v.get("until_break"),
+        live=v.get("live", "auto"),
+        debug=v.get("debug", False),
+    )
+
+
+def _cpus() -> int:
+    """CPUs this process may run on (a container's or taskset's share, not the machine's)."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return os.cpu_count() or 1
+
+
+def _headers(file_raw: dict[str, Raw], cli_raw: dict[str, Raw]) -> tuple[tuple[str, str], ...]:
+    """The file's headers, with the CLI's added on top (same name: the CLI wins)."""
+    merged: dict[str, str] = {}
+    for raws in (file_raw, cli_raw):
+        if "headers" in raws:
+            merged.update(src.to_headers(raws["headers"]))
+    return tuple(merged.items())
+
+
+def _thresholds(v: dict[str, Any], raws: dict[str, Raw]) -> tuple[ThresholdSpec, ...]:
+    """The config file's table, then ``thresholds_file``'s, then each ``--threshold``."""
+    specs: list[ThresholdSpec] = []
+    if "thresholds" in raws:
+        specs += parse_table(raws["thresholds"].value, raws["thresholds"].origin)
+    if "thresholds_file" in v:
+        path = Path(v["thresholds_file"])
+        table = src.read_toml(path, raws["thresholds_file"].label)
+        if "thresholds" not in table:
+            raise raws["thresholds_file"].fail('has no [thresholds] table; add one: [thresholds] "*" = "p95 < 300ms"')
+        specs += parse_table(table["thresholds"], str(path))
+    if "threshold" in raws:
+        given = raws["threshold"].value
+        for text in [given] if isinstance(given, str) else list(given):
+            specs.append(parse_cli_threshold(text, source=raws["threshold"].label))
+    if v.get("abort_on_fail"):
+        specs = [dataclasses.replace(s, abort_on_fail=True) for s in specs]
+    return tuple(specs)

@@ -1,0 +1,1 @@
+"""The load engine: HTTP client, virtual-user runtime, executors, workers and the run lifecycle."""

@@ -1,0 +1,1 @@
+"""Protocol clients. Each maps library and OS errors onto the closed set of failure kinds."""

@@ -1,0 +1,281 @@
+"""The HTTP/1.1 client behind ``self.client``: one per virtual user, keep-alive per origin.
+
+Cost model (research/load-generators.md): a request should cost ~15 µs of CPU in total, so the
+path avoids per-request objects beyond the future and the Response, caches request bytes for
+plain requests, and records latency as an int appended to the series' list; histograms are
+built once per interval. Errors are translated once, here, into the failure kinds.
+"""
+from __future__ import annotations
+
+import asyncio
+import json as _json
+import socket
+import ssl
+import time
+from http.cookies import SimpleCookie
+from urllib.parse import urlencode, urljoin, urlsplit
+
+from ...metrics.recorder import Recorder
+from .connection import Connection, RawResponse
+from .errors import CONNECT, TIMEOUT, RequestFailure
+from .response import Response, status_failed
+
+_perf_ns = time.perf_counter_ns
+USER_AGENT = "surge/0.1"
+_MAX_REDIRECTS = 10
+
+
+class ClientContext:
+    """What all clients of one worker share: the target, TLS, timeouts and the recorder."""
+
+    def __init__(self, base_url: str, recorder: Recorder, *, timeout_s: float = 30.0,
+                 connect_timeout_s: float = 10.0, insecure: bool = False, follow_redirects: bool = False,
+                 headers: dict[str, str] | None = None, open_workload: bool = False) -> None:
+        parts = urlsplit(base_url)
+        self.origin = _origin(parts)
+        self.base_path = parts.path.rstrip("/")
+        self.recorder = recorder
+        self.timeout_s = timeout_s
+        self.connect_timeout_s = connect_timeout_s
+        self.follow_redirects = follow_redirects
+        self.default_headers = dict(headers or {})
+        self.open_workload = open_workload
+        self._ssl: ssl.SSLContext | None = None
+        self._insecure = insecure
+        self.loop = asyncio.get_event_loop()
+
+    def ssl_context(self) -> ssl.SSLContext:
+        if self._ssl is None:
+            ctx = ssl.create_default_context()
+            if self._insecure:
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+            self._ssl = ctx
+        return self._ssl
+
+
+def _origin(parts) -> tuple[str, str, int]:
+    scheme = parts.scheme or "http"
+    port = parts.port or (443 if scheme == "https" else 80)
+    return (scheme, parts.hostname or "127.0.0.1", port)
+
+
+def _host_header(origin: tuple[str, str, int]) -> str:
+    scheme, host, port = origin
+    if ":" in host:
+        host = f"[{host}]"
+    default = 443 if scheme == "https" else 80
+    return host if port == default else f"{host}:{port}"
+
+
+class HttpClient:
+    """``get/post/put/patch/delete/head/request``. Cookies are kept per client (per virtual user)."""
+
+    def __init__(self, ctx: ClientContext, headers: dict[str, str] | None = None) -> None:
+        self._ctx = ctx
+        self.headers: dict[str, str] = {**ctx.default_headers, **(headers or {})}
+        self.cookies: dict[str, str] = {}
+        self._idle: dict[tuple, list[Connection]] = {}
+        self._cache: dict[tuple[str, str], bytes] = {}
+        self._head_cache: dict[tuple, bytes] = {}
+        #: open workloads: the scheduled start of the current iteration, for its first request
+        self.intended_ns = 0
+
+    # -- verbs ------------------------------------------------------------------------------
+    def get(self, path: str, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, **kw):
+        return self.request("POST", path, **kw)
+
+    def put(self, path: str, **kw):
+        return self.request("PUT", path, **kw)
+
+    def patch(self, path: str, **kw):
+        return self.request("PATCH", path, **kw)
+
+    def delete(self, path: str, **kw):
+        return self.request("DELETE", path, **kw)
+
+    def head(self, path: str, **kw):
+        return self.request("HEAD", path, **kw)
+
+    def options(self, path: str, **kw):
+        return self.request("OPTIONS", path, **kw)
+
+    async def request(self, method: str, path: str, *, params=None, json=None, data=None, headers=None,
+                      name: str | None = None, timeout: float | None = None, expect_status=None,
+                      catch_response: bool = False, allow_redirects: bool | None = None) -> Response:
+        ctx = self._ctx
+        origin, target = self._resolve(path, params)
+        series = ctx.recorder.series(method, name or target.split("?", 1)[0])
+        payload = self._build(method, origin, target, json, data, headers)
+        timeout_s = ctx.timeout_s if timeout is None else timeout
+        follow = ctx.follow_redirects if allow_redirects is None else allow_redirects
+        start = self.intended_ns
+        self.intended_ns = 0
+        sent = _perf_ns()
+        if not start:
+            start = sent
+        series.requests += 1
+        series.bytes_sent += len(payload)
+        try:
+            raw = await self._exchange(origin, payload, method == "HEAD", timeout_s, sent)
+            for _ in range(_MAX_REDIRECTS if follow else 0):
+                if raw.status not in (301, 302, 303, 307, 308):
+                    break
+                location = _header(raw.headers, b"location")
+                if location is None:
+                    break
+                method2 = "GET" if raw.status == 303 or (raw.status in (301, 302) and method == "POST") else method
+                origin, target = self._resolve(urljoin(target, location), None)
+                body = (json, data) if method2 == method else (None, None)
+                raw = await self._exchange(origin, self._build(method2, origin, target, *body, headers),
+                                           method2 == "HEAD", timeout_s, _perf_ns())
+        except RequestFailure as failure:
+            if failure.kind == TIMEOUT:
+                series.latencies_us.append(int(timeout_s * 1_000_000))
+            series.fail(failure.kind, failure.message)
+            return Response(method, target, series.name, series, error=f"{failure.kind}: {failure.message}",
+                            failed=True)
+        except asyncio.CancelledError:
+            series.requests -= 1
+            series.cancelled += 1
+            raise
+        latency_us = (raw.end_ns - start) // 1000
+        series.latencies_us.append(latency_us)
+        if ctx.open_workload:
+            series.service_us.append((raw.end_ns - sent) // 1000)
+        series.bytes_received += len(raw.body)
+        if raw.set_cookies:
+            self._store_cookies(raw.set_cookies)
+        resp = Response(method, target, series.name, series, raw.status, raw.headers, raw.body,
+                        latency_us / 1000.0, deferred=catch_response)
+        if status_failed(raw.status, expect_status):
+            resp.failure(f"HTTP {raw.status}", "status")
+        return resp
+
+    # -- internals --------------------------------------------------------------------------
+    def _resolve(self, path: str, params) -> tuple[tuple, str]:
+        if path.startswith(("http://", "https://")):
+            parts = urlsplit(path)
+            origin = _origin(parts)
+            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        else:
+            origin = self._ctx.origin
+            target = self._ctx.base_path + (path if path.startswith("/") else "/" + path)
+        if params:
+            target += ("&" if "?" in target else "?") + urlencode(params, doseq=True)
+        return origin, target
+
+    def _build(self, method: str, origin: tuple, target: str, json, data, headers) -> bytes:
+        plain = json is None and data is None and not headers and not self.cookies
+        if plain:
+            cached = self._cache.get((method, target)) if origin == self._ctx.origin else None
+            if cached is not None:
+                return cached
+        body = b""
+        extra: dict[str, str] = {}
+        if json is not None:
+            body = _json.dumps(json, separators=(",", ":")).encode()
+            extra["Content-Type"] = "application/json"
+        elif data is not None:
+            if isinstance(data, dict):
+                body = urlencode(data, doseq=True).encode()
+                extra["Content-Type"] = "application/x-www-form-urlencoded"
+            else:
+                body = data.encode() if isinstance(data, str) else bytes(data)
+        lines = [f"{method} {target} HTTP/1.1", f"Host: {_host_header(origin)}", f"User-Agent: {USER_AGENT}"]
+        merged = {**self.headers, **extra, **(headers or {})}
+        for key, value in merged.items():
+            lines.append(f"{key}: {value}")
+        if self.cookies:
+            lines.append("Cookie: " + "; ".join(f"{k}={v}" for k, v in self.cookies.items()))
+        if body or method in ("POST", "PUT", "PATCH"):
+            lines.append(f"Content-Length: {len(body)}")
+        payload = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+        if plain and origin == self._ctx.origin and len(self._cache) < 256:
+            self._cache[(method, target)] = payload
+        return payload
+
+    async def _exchange(self, origin: tuple, payload: bytes, head: bool, timeout_s: float,
+                        sent_ns: int) -> RawResponse:
+        conn = await self._acquire(origin, timeout_s)
+        loop = self._ctx.loop
+        fut = loop.create_future()
+        conn.send(payload, fut, head)
+        remaining = timeout_s - (_perf_ns() - sent_ns) / 1e9
+        timer = loop.call_later(max(remaining, 0.0), _expire, fut, timeout_s)
+        try:
+            raw = await fut
+        except BaseException:  # failed, timed out or cancelled: the connection's state is unknown
+            conn.abort()
+            raise
+        finally:
+            timer.cancel()
+        if not conn.closed:
+            self._idle.setdefault(origin, []).append(conn)
+        else:
+            conn.abort()
+        return raw
+
+    async def _acquire(self, origin: tuple, timeout_s: float) -> Connection:
+        idle = self._idle.get(origin)
+        while idle:
+            conn = idle.pop()
+            if not conn.closed:
+                return conn
+        ctx = self._ctx
+        scheme, host, port = origin
+        tls = scheme == "https"
+        try:
+            _, conn = await asyncio.wait_for(
+                ctx.loop.create_connection(lambda: Connection(origin), host, port,
+                                           ssl=ctx.ssl_context() if tls else None,
+                                           server_hostname=host if tls else None),
+                min(ctx.connect_timeout_s, timeout_s))
+        except asyncio.TimeoutError:
+            raise RequestFailure(CONNECT, f"connect to {host}:{port} timed out") from None
+        except ssl.SSLError as exc:
+            raise RequestFailure(CONNECT, f"TLS handshake with {host}:{port} failed: {exc.reason or exc}") from exc
+        except OSError as exc:
+            reason = exc.strerror or str(exc) or type(exc).__name__
+            raise RequestFailure(CONNECT, f"cannot connect to {host}:{port}: {reason}") from exc
+        sock = conn.transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+        return conn
+
+    def _store_cookies(self, raw_cookies: list[bytes]) -> None:
+        for raw in raw_cookies:
+            jar = SimpleCookie()
+            try:
+                jar.load(raw.decode("latin-1"))
+            except Exception:  # a malformed cookie is the server's problem, not a crash of ours
+                continue
+            for key, morsel in jar.items():
+                if morsel["max-age"] == "0" or morsel.value == "":
+                    self.cookies.pop(key, None)
+                else:
+                    self.cookies[key] = morsel.value
+
+    async def close(self) -> None:
+        for conns in self._idle.values():
+            for conn in conns:
+                conn.abort()
+        self._idle.clear()
+
+
+def _expire(fut: asyncio.Future, timeout_s: float) -> None:
+    if not fut.done():
+        fut.set_exception(RequestFailure(TIMEOUT, f"no response within {timeout_s:g}s"))
+
+
+def _header(headers: list, name: bytes) -> str | None:
+    for key, value in headers:
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None

@@ -1,0 +1,90 @@
+"""Closed workload: a level of virtual users over time, from stages or a LoadTestShape."""
+from __future__ import annotations
+
+import asyncio
+import math
+
+from ...model.schedule import level_at, owned_count, weighted_cycle
+from ..runtime import VirtualUser, WorkerContext, closed_loop, retire
+from .base import drain_tasks, sleep_or_stop
+
+TICK_S = 0.05
+
+
+class ShapeLevel:
+    """Turns a LoadTestShape's (users, spawn_rate) ticks into a level that moves at the spawn rate."""
+
+    def __init__(self, shape) -> None:
+        self.shape = shape
+        self.level = 0.0
+        self.last_t = 0.0
+
+    def __call__(self, t: float) -> float | None:
+        tick = self.shape.tick(t)
+        if tick is None:
+            return None
+        target, rate = float(tick[0]), float(tick[1]) if len(tick) > 1 else math.inf
+        step = (t - self.last_t) * rate if rate > 0 else math.inf
+        self.last_t = t
+        if self.level < target:
+            self.level = min(target, self.level + step)
+        else:
+            self.level = max(target, self.level - step)
+        return self.level
+
+
+class ClosedExecutor:
+    def __init__(self, ctx: WorkerContext) -> None:
+        self.ctx = ctx
+        workload = ctx.plan.workload
+        if workload.shape:
+            if ctx.scenario.shape is None:
+                from ...model.errors import ScenarioError
+                raise ScenarioError("--shape given but the scenario defines no LoadTestShape subclass")
+            self._level = ShapeLevel(ctx.scenario.shape())
+            self._end = math.inf
+        else:
+            stages = workload.stages
+            self._level = lambda t: level_at(stages, t)
+            self._end = workload.duration_s
+        classes = ctx.scenario.user_classes
+        self._cycle = [classes[i] for i in weighted_cycle([c.weight for c in classes])]
+        self._vus: list[VirtualUser] = []
+        self._tasks: set[asyncio.Task] = set()
+        self.level = 0.0
+
+    async def run(self) -> None:
+        ctx = self.ctx
+        while not ctx.stop.is_set():
+            t = ctx.elapsed()
+            level = self._level(t) if t < self._end else None
+            if level is None:
+                break
+            self.level = level
+            self._adjust(owned_count(int(math.floor(level + 1e-9)), ctx.worker_id, ctx.workers))
+            await sleep_or_stop(ctx, TICK_S)
+
+    def _adjust(self, want: int) -> None:
+        ctx = self.ctx
+        while len(self._vus) < want:
+            index = ctx.worker_id + len(self._vus) * ctx.workers
+            vu = VirtualUser(ctx, self._cycle[index % len(self._cycle)], index)
+            vu.task = asyncio.ensure_future(closed_loop(vu, ctx))
+            self._tasks.add(vu.task)
+            vu.task.add_done_callback(self._tasks.discard)
+            self._vus.append(vu)
+        while len(self._vus) > want:
+            retire(self._vus.pop())
+
+    async def drain(self, graceful_s: float) -> None:
+        vus, self._vus = self._vus, []
+        await drain_tasks(vus, set(self._tasks), graceful_s)
+
+    def users(self) -> int:
+        return sum(1 for t in self._tasks if not t.done())
+
+    def dropped(self) -> int:
+        return 0
+
+    def iterations(self) -> int:
+        return 0

@@ -1,0 +1,109 @@
+"""Load a scenario file: its user classes, setup/teardown, load shape and custom metrics."""
+from __future__ import annotations
+
+import importlib.util
+import sys
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable
+
+from ..metrics.custom import Metric
+from ..model.errors import ConfigError, ScenarioError
+from .user import LoadTestShape, TaskSpec, User
+
+
+@dataclass
+class UserClassPlan:
+    cls: type[User]
+    weight: float
+    tasks: list[TaskSpec]
+
+
+@dataclass
+class Scenario:
+    path: Path
+    module: ModuleType
+    user_classes: list[UserClassPlan]
+    setup: Callable[..., Any] | None = None
+    teardown: Callable[..., Any] | None = None
+    shape: type[LoadTestShape] | None = None
+    metrics: list[Metric] = field(default_factory=list)
+
+    @property
+    def default_host(self) -> str | None:
+        return next((u.cls.host for u in self.user_classes if u.cls.host), None)
+
+
+def load_scenario(path: str | Path, *, tags=(), exclude_tags=(), user_classes=()) -> Scenario:
+    """Import the file and select its tasks. Raises ScenarioError (exit 3) or ConfigError (exit 2)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"scenario file {str(path)!r} not found", "pass the path of a Python file defining HttpUser classes")
+    module = _import(path)
+    found = [obj for obj in vars(module).values()
+             if isinstance(obj, type) and issubclass(obj, User) and not obj.__dict__.get("abstract", False)
+             and obj.__module__ == module.__name__]
+    if user_classes:
+        unknown = set(user_classes) - {c.__name__ for c in found}
+        if unknown:
+            raise ConfigError(f"--user-classes: {', '.join(sorted(unknown))} not in {path.name}",
+                              f"classes there: {', '.join(c.__name__ for c in found) or 'none'}")
+        found = [c for c in found if c.__name__ in user_classes]
+    if not found:
+        raise ScenarioError(f"{path.name} defines no user class",
+                            "define a subclass of surge.HttpUser with at least one @task")
+    problems = [p for cls in found for p in cls.problems()]
+    if problems:
+        raise ScenarioError(f"{path.name}: {problems[0]}", "see the scenario API in the README")
+    plans = _select(found, set(tags), set(exclude_tags), path)
+    shapes = [obj for obj in vars(module).values()
+              if isinstance(obj, type) and issubclass(obj, LoadTestShape) and obj is not LoadTestShape]
+    return Scenario(
+        path=path, module=module, user_classes=plans,
+        setup=_hook(module, "setup"), teardown=_hook(module, "teardown"),
+        shape=shapes[0] if shapes else None,
+        metrics=[obj for obj in vars(module).values() if isinstance(obj, Metric)],
+    )
+
+
+def _import(path: Path) -> ModuleType:
+    name = f"surge_scenario_{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ConfigError(f"{path} is not a Python file", "scenario files end in .py")
+    module = importlib.util.module_from_spec(spec)
+    folder = str(path.resolve().parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)  # so a scenario can import helpers beside it
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        raise ScenarioError(f"{path.name}:{exc.lineno}: syntax error: {exc.msg}", "fix the scenario file") from exc
+    except BaseException as exc:  # the scenario's own code raised while importing
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        where = f"{Path(frame.filename).name}:{frame.lineno}"
+        raise ScenarioError(f"{path.name} failed to import: {type(exc).__name__}: {exc} (at {where})",
+                            "run it with --debug for the traceback") from exc
+    return module
+
+
+def _hook(module: ModuleType, name: str):
+    fn = getattr(module, name, None)
+    return fn if callable(fn) and not isinstance(fn, type) else None
+
+
+def _select(classes, tags: set[str], exclude: set[str], path: Path) -> list[UserClassPlan]:
+    plans = []
+    for cls in classes:
+        tasks = [t for t in cls.task_specs()
+                 if t.weight > 0 and (not tags or t.tags & tags) and not (t.tags & exclude)]
+        if tasks and cls.weight > 0:
+            plans.append(UserClassPlan(cls, cls.weight, tasks))
+    if not plans:
+        if tags or exclude:
+            raise ConfigError("no task matches --tags/--exclude-tags", f"check the @tag names used in {path.name}")
+        raise ScenarioError(f"{path.name}: no user class has a task", "decorate async methods with @task")
+    return plans

@@ -1,0 +1,1 @@
+"""Measurement: HDR histograms, the per-interval snapshot protocol, and run-wide aggregation."""

@@ -1,0 +1,114 @@
+"""The frozen test plan: everything a run needs, settled once by ``surge.config``.
+
+Workloads are data; their schedules are pure functions in :mod:`surge.model.schedule`.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Stage:
+    """Move linearly from the previous stage's target (0 at the start) to ``target`` over ``duration_s``.
+
+    ``target`` is a number of users (closed) or iterations per second (open). A zero duration jumps.
+    """
+
+    duration_s: float
+    target: float
+
+
+@dataclass(frozen=True)
+class ClosedWorkload:
+    """Virtual users looping over tasks. ``shape=True``: the scenario's LoadTestShape drives the level."""
+
+    stages: tuple[Stage, ...]
+    shape: bool = False
+    kind: str = "closed"
+
+    @property
+    def duration_s(self) -> float:
+        return sum(s.duration_s for s in self.stages)
+
+    @property
+    def peak(self) -> float:
+        return max((s.target for s in self.stages), default=0.0)
+
+
+@dataclass(frozen=True)
+class OpenWorkload:
+    """Iterations arriving at a scheduled rate (per second), served by at most ``max_users`` VUs."""
+
+    stages: tuple[Stage, ...]
+    max_users: int
+    kind: str = "open"
+
+    @property
+    def duration_s(self) -> float:
+        return sum(s.duration_s for s in self.stages)
+
+    @property
+    def peak(self) -> float:
+        return max((s.target for s in self.stages), default=0.0)
+
+
+Workload = ClosedWorkload | OpenWorkload
+
+
+@dataclass(frozen=True)
+class ThresholdSpec:
+    """One parsed threshold: ``STAT OP VALUE`` on a target.
+
+    ``target`` is ``*``, ``METHOD NAME``, ``NAME`` or a custom metric's name. ``value`` is normalised:
+    milliseconds for latency stats, a fraction for rates (error_rate, custom rate), per second for rps.
+    """
+
+    target: str
+    stat: str
+    op: str
+    value: float
+    expression: str
+    abort_on_fail: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{self.target}: {self.expression}"
+
+
+@dataclass(frozen=True)
+class TestPlan:
+    scenario_path: str
+    host: str
+    workload: Workload
+    scenario_name: str = "scenario"
+    profile: str | None = None
+    processes: int = 1
+    tags: tuple[str, ...] = ()
+    exclude_tags: tuple[str, ...] = ()
+    user_classes: tuple[str, ...] = ()  # empty: every class in the scenario
+    timeout_s: float = 30.0
+    connect_timeout_s: float = 10.0
+    graceful_stop_s: float = 5.0
+    interval_s: float = 1.0
+    thresholds: tuple[ThresholdSpec, ...] = ()
+    abort_grace_s: float = 0.0
+    health_path: str | None = None
+    health_timeout_s: float = 30.0
+    out_dir: str | None = None
+    insecure: bool = False
+    follow_redirects: bool = False
+    headers: tuple[tuple[str, str], ...] = ()
+    until_break: int | None = None
+    live: str = "auto"  # auto | rich | lines | off
+    debug: bool = False
+    extra: dict = field(default_factory=dict, compare=False)
+
+    __test__ = False  # not a pytest class
+
+    @property
+    def duration_s(self) -> float:
+        return self.workload.duration_s
+
+    def replace(self, **changes) -> "TestPlan":
+        return dataclasses.replace(self, **changes)

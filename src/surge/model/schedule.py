@@ -1,0 +1,136 @@
+"""Pure workload schedules: what level a plan asks for at time t, and which share a worker owns.
+
+Glossary
+    level      the plan's target at time t: users (closed) or iterations/s (open), before splitting.
+    user j     the j-th virtual user of the whole run (0-based). Users start in index order and the
+               highest indices stop first when the level falls.
+    iteration k  the k-th scheduled arrival of an open workload, at ``arrival_time(k)``.
+    worker i of n  owns every user j and iteration k with ``j % n == i`` (``k % n == i``). The shares
+               therefore sum exactly to the whole at every instant, with no rounding per worker,
+               and a worker's arrivals interleave evenly with the others'.
+
+Nothing here reads a clock: callers pass the elapsed time, so a 10-minute plan is testable in ms.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+
+from .plan import Stage
+
+
+def level_at(stages: Sequence[Stage], t: float) -> float:
+    """The target at ``t`` seconds into the plan; 0 after the last stage ends."""
+    start_level, start_t = 0.0, 0.0
+    for stage in stages:
+        end_t = start_t + stage.duration_s
+        if t < end_t:
+            frac = (t - start_t) / stage.duration_s if stage.duration_s else 1.0
+            return start_level + (stage.target - start_level) * frac
+        start_level, start_t = stage.target, end_t
+    return 0.0
+
+
+def stage_index_at(stages: Sequence[Stage], t: float) -> int:
+    """Index of the stage running at ``t`` (the last one once the plan is over)."""
+    end_t = 0.0
+    for i, stage in enumerate(stages):
+        end_t += stage.duration_s
+        if t < end_t:
+            return i
+    return max(len(stages) - 1, 0)
+
+
+def owned_count(total: int, worker: int, workers: int) -> int:
+    """How many of users 0..total-1 (or iterations) worker ``worker`` of ``workers`` owns."""
+    if total <= worker:
+        return 0
+    return (total - worker - 1) // workers + 1
+
+
+def owned_indices(total: int, worker: int, workers: int) -> range:
+    """The global indices below ``total`` that the worker owns."""
+    return range(worker, max(total, 0), workers)
+
+
+def arrival_time(stages: Sequence[Stage], k: int) -> float | None:
+    """When iteration ``k`` (0-based) is due: the time at which the rate's integral reaches ``k``.
+
+    Returns None when the plan ends before iteration ``k``. Iteration 0 is due when the
+    rate first becomes positive.
+    """
+    need = float(k)
+    start_rate, start_t = 0.0, 0.0
+    for stage in stages:
+        d, r0, r1 = stage.duration_s, start_rate, stage.target
+        if d > 0:
+            area = (r0 + r1) / 2.0 * d
+            if need < area or (need == 0 and (r0 > 0 or r1 > 0)):
+                return start_t + _time_to_cover(need, r0, r1, d)
+            need -= area
+        start_rate, start_t = r1, start_t + d
+    return None
+
+
+def _time_to_cover(need: float, r0: float, r1: float, d: float) -> float:
+    """Smallest t in [0, d] with r0*t + (r1-r0)*t^2/(2d) == need (rate linear from r0 to r1)."""
+    a = (r1 - r0) / (2.0 * d)
+    if abs(a) < 1e-12:
+        return need / r0
+    disc = r0 * r0 + 4.0 * a * need
+    return (-r0 + math.sqrt(max(disc, 0.0))) / (2.0 * a)
+
+
+def owned_arrivals(stages: Sequence[Stage], worker: int, workers: int) -> Iterator[tuple[int, float]]:
+    """(k, due time) for every iteration the worker owns, in order, until the plan ends."""
+    k = worker
+    while True:
+        t = arrival_time(stages, k)
+        if t is None:
+            return
+        yield k, t
+        k += workers
+
+
+def weighted_cycle(weights: Sequence[float]) -> list[int]:
+    """A deterministic interleaving of class indices in proportion to ``weights``.
+
+    Smooth weighted round-robin (as nginx does it): weights 3 and 1 give [0, 0, 1, 0], so the
+    first users started already follow the weights. Fractional weights are scaled to integers.
+    """
+    if not weights or any(w < 0 for w in weights) or sum(weights) <= 0:
+        raise ValueError("weights must be non-negative with a positive sum")
+    scale = 1
+    while any(abs(w * scale - round(w * scale)) > 1e-9 for w in weights) and scale < 10_000:
+        scale *= 10
+    ints = [int(round(w * scale)) for w in weights]
+    divisor = math.gcd(*ints)
+    ints = [w // divisor for w in ints]
+    total = sum(ints)
+    current = [0] * len(ints)
+    cycle = []
+    for _ in range(total):
+        for i, w in enumerate(ints):
+            current[i] += w
+        best = max(range(len(ints)), key=lambda i: current[i])
+        current[best] -= total
+        cycle.append(best)
+    return cycle
+
+
+def scale_stages(
+    stages: Sequence[Stage], *, duration_s: float | None = None, peak: float | None = None, whole: bool = True
+) -> tuple[Stage, ...]:
+    """Stretch every stage so the plan lasts ``duration_s`` and/or scale targets so the peak is ``peak``.
+
+    ``whole`` rounds targets to whole numbers (users); rates keep fractions.
+    """
+    total = sum(s.duration_s for s in stages)
+    old_peak = max((s.target for s in stages), default=0.0)
+    time_k = duration_s / total if duration_s is not None and total > 0 else 1.0
+    level_k = peak / old_peak if peak is not None and old_peak > 0 else 1.0
+    out = []
+    for s in stages:
+        target = s.target * level_k
+        out.append(Stage(s.duration_s * time_k, float(round(target)) if whole else target))
+    return tuple(out)

@@ -1,0 +1,127 @@
+"""summary.json: the run's machine-readable verdict (DESIGN, "Contracts").
+
+Keys are written in a fixed order with ``schema`` first, so diffs between runs stay readable
+and a reader can check the version before anything else. Floats are rounded to what they can
+honestly claim: latencies to the µs (3 decimals of ms), rates to 3 decimals, fractions to 6.
+``schema/summary.schema.json`` describes the result; a test keeps the two in step.
+"""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from ..model.redact import redact_summary
+from ..model.summary import (
+    PERCENTILES,
+    CustomMetricStats,
+    EndpointStats,
+    FailureGroup,
+    GeneratorInfo,
+    Latency,
+    RunSummary,
+    ThresholdResult,
+)
+
+MS_DIGITS = 3
+RATE_DIGITS = 3
+FRACTION_DIGITS = 6
+LATENCY_KEYS = ("min", "mean", *(key for key, _ in PERCENTILES), "max")
+
+
+def render_summary_json(summary: RunSummary) -> str:
+    """The summary as indented JSON text (ending in a newline), credentials redacted."""
+    return json.dumps(summary_dict(redact_summary(summary)), indent=2, allow_nan=False) + "\n"
+
+
+def summary_dict(s: RunSummary) -> dict[str, Any]:
+    """The summary as the ordered, rounded dict that summary.json holds (no redaction here)."""
+    return {
+        "schema": s.schema,
+        "status": s.status,
+        "scenario": s.scenario,
+        "profile": s.profile,
+        "host": s.host,
+        "started_at": s.started_at,
+        "duration_s": _round(s.duration_s, 3),
+        "workload": s.workload,
+        "total": _endpoint(s.total),
+        "endpoints": [_endpoint(e) for e in s.endpoints],
+        "failures_by_kind": {k: int(v) for k, v in sorted(s.failures_by_kind.items())},
+        "failures": [_failure(f) for f in s.failures],
+        "thresholds": [_threshold(t) for t in s.thresholds],
+        "generator": _generator(s.generator),
+        "dropped_iterations": s.dropped_iterations,
+        "custom_metrics": [_custom(m) for m in s.custom_metrics],
+        "warnings": list(s.warnings),
+        "breaking_point": _plain(s.breaking_point),
+        "aborted_by": s.aborted_by,
+    }
+
+
+def _latency(lat: Latency) -> dict[str, float | None]:
+    return {key: _round(getattr(lat, key), MS_DIGITS) for key in LATENCY_KEYS}
+
+
+def _endpoint(e: EndpointStats) -> dict[str, Any]:
+    return {
+        "method": e.method,
+        "name": e.name,
+        "requests": e.requests,
+        "failures": e.failures,
+        "cancelled": e.cancelled,
+        "rps": _round(e.rps, RATE_DIGITS),
+        "failures_per_s": _round(e.failures_per_s, RATE_DIGITS),
+        "error_rate": _round(e.error_rate, FRACTION_DIGITS),
+        "latency_ms": _latency(e.latency_ms),
+        "service_time_ms": _latency(e.service_time_ms) if e.service_time_ms is not None else None,
+        "bytes_received": e.bytes_received,
+        "bytes_sent": e.bytes_sent,
+        "avg_content_length": _round(e.avg_content_length, 1),
+    }
+
+
+def _failure(f: FailureGroup) -> dict[str, Any]:
+    return {"method": f.method, "name": f.name, "kind": f.kind, "message": f.message, "count": f.count}
+
+
+def _threshold(t: ThresholdResult) -> dict[str, Any]:
+    return {
+        "target": t.target,
+        "expression": t.expression,
+        "actual": _round(t.actual, FRACTION_DIGITS) if t.actual is not None else None,
+        "passed": t.passed,
+        "message": t.message,
+        "abort_on_fail": t.abort_on_fail,
+    }
+
+
+def _generator(g: GeneratorInfo) -> dict[str, Any]:
+    return {
+        "processes": g.processes,
+        "workers_lost": g.workers_lost,
+        "cpu_percent_max": _round(g.cpu_percent_max, 1),
+        "saturated": g.saturated,
+    }
+
+
+def _custom(m: CustomMetricStats) -> dict[str, Any]:
+    values = {k: _round(v, FRACTION_DIGITS) for k, v in m.values.items()}
+    return {"name": m.name, "kind": m.kind, "count": m.count, "values": values}
+
+
+def _round(x: float, digits: int) -> float | None:
+    """Round for output; a non-finite value (a bug upstream) becomes null rather than invalid JSON."""
+    x = float(x)
+    return round(x, digits) if math.isfinite(x) else None
+
+
+def _plain(value: Any) -> Any:
+    """Free-form data (breaking_point) made JSON-safe: floats rounded, tuples as lists."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, float):
+        return _round(value, FRACTION_DIGITS)
+    return value

@@ -1,0 +1,255 @@
+"""The terminal view: compact CI lines, the live frame, and the final summary's order and caveats."""
+from __future__ import annotations
+
+import io
+
+import pytest
+from rich.console import Console
+
+from surge.cli.console import ConsoleView, format_line
+from surge.cli.summary_table import fmt_ms, fmt_pct, print_summary, render_summary
+from surge.model.events import (
+    IntervalStats,
+    Notice,
+    RunFinished,
+    RunStarted,
+    StageChanged,
+    ThresholdBreached,
+)
+from surge.model.summary import (
+    CustomMetricStats,
+    EndpointStats,
+    FailureGroup,
+    GeneratorInfo,
+    Latency,
+    RunSummary,
+    ThresholdResult,
+)
+
+
+def latency(p50: float = 3.1, p95: float = 8.2, p99: float = 12.0) -> Latency:
+    return Latency(min=0.4, mean=p50 * 1.2, p50=p50, p66=p50, p75=p50, p80=p95, p90=p95, p95=p95,
+                   p98=p99, p99=p99, p999=p99 * 2, p9999=p99 * 3, max=p99 * 4)
+
+
+def stats(name: str = "Aggregated", method: str = "", requests: int = 1000, failures: int = 1,
+          rps: float = 1234.5, lat: Latency | None = None) -> EndpointStats:
+    return EndpointStats(method=method, name=name, requests=requests, failures=failures, cancelled=0,
+                         rps=rps, failures_per_s=0.0, error_rate=failures / requests if requests else 0.0,
+                         latency_ms=lat or latency())
+
+
+def interval(elapsed_s: float, *, workload: str = "closed", endpoints=(), failing=(), cpu: float = 40.0,
+             dropped: int = 0, duration_s: float = 60.0) -> IntervalStats:
+    return IntervalStats(elapsed_s=elapsed_s, duration_s=duration_s, stage=0, stages=2, users=50,
+                         target=50.0 if workload == "closed" else 200.0, workload=workload,
+                         dropped_iterations=dropped, window=stats(), cumulative=stats(),
+                         endpoints=tuple(endpoints), cpu_percent=cpu, workers_alive=4,
+                         failing_thresholds=tuple(failing))
+
+
+def started(workload: str = "closed") -> RunStarted:
+    return RunStarted(scenario="checkout", profile="load", host="https://api.example.com", workload=workload,
+                      duration_s=60.0, processes=4, out_dir="results/x", stages=2)
+
+
+def console(terminal: bool = False) -> tuple[Console, io.StringIO]:
+    buf = io.StringIO()
+    return Console(file=buf, width=120, force_terminal=terminal, color_system=None), buf
+
+
+def summary(**overrides) -> RunSummary:
+    endpoints = (stats("/v1/facts", "GET", 600, 0), stats("/v1/corrections", "POST", 400, 12))
+    values = dict(
+        status="failed", scenario="checkout", profile="load", host="https://api.example.com",
+        started_at="2024-05-01T12:00:00Z", duration_s=60.0, workload="closed",
+        total=stats("Aggregated", "", 1000, 12), endpoints=endpoints,
+        failures=(FailureGroup("POST", "/v1/corrections", "status", "HTTP 503", 12),),
+        failures_by_kind={"status": 12},
+        thresholds=(
+            ThresholdResult("GET /v1/facts", "p95<50ms", 8.2, True),
+            ThresholdResult("*", "error_rate<1%", 0.012, False),
+            ThresholdResult("GET /v1/fcts", "p95<50ms", None, False, "no request matched 'GET /v1/fcts'"),
+        ),
+        generator=GeneratorInfo(processes=4, workers_lost=0, cpu_percent_max=55.0, saturated=False),
+    )
+    values.update(overrides)
+    return RunSummary(**values)
+
+
+# -- lines mode -------------------------------------------------------------------------------
+
+
+def test_line_shows_the_interval_figures():
+    line = format_line(interval(35.0))
+    assert line.startswith("[  35s/1m00s] stage 1/2 users 50 | rps 1,234.5 | p50 3.1 p95 8.2 p99 12.0 ms")
+    assert "err 0.10%" in line
+    assert "dropped" not in line  # closed workloads drop nothing
+
+
+def test_line_for_open_workload_shows_rate_and_dropped():
+    line = format_line(interval(10.0, workload="open", dropped=7))
+    assert "rate 200.0/s vus 50" in line and "dropped 7" in line
+
+
+def test_lines_mode_throttles_and_keeps_first_and_last():
+    con, buf = console()
+    view = ConsoleView("lines", con)
+    view.handle(started())
+    for second in range(1, 61):
+        view.handle(interval(float(second)))
+    view.handle(RunFinished(summary=summary(), out_dir="results/x", exit_code=1))
+    lines = [ln for ln in buf.getvalue().splitlines() if ln.startswith("[")]
+    assert 10 <= len(lines) <= 14
+    assert lines[0].startswith("[   1s/1m00s]")
+    assert lines[-1].startswith("[1m00s/1m00s]")
+
+
+def test_lines_mode_flushes_the_last_interval_on_close():
+    con, buf = console()
+    view = ConsoleView("lines", con)
+    for elapsed in (1.0, 2.0, 3.0):  # run interrupted at 3 s of 60
+        view.handle(interval(elapsed))
+    view.close()
+    view.close()
+    lines = [ln for ln in buf.getvalue().splitlines() if ln.startswith("[")]
+    assert [ln[:6] for ln in lines] == ["[   1s", "[   3s"]
+
+
+def test_auto_mode_picks_lines_off_a_terminal_and_rich_on_one():
+    assert ConsoleView("auto", console(terminal=False)[0]).mode == "lines"
+    assert ConsoleView("auto", console(terminal=True)[0]).mode == "rich"
+    with pytest.raises(ValueError):
+        ConsoleView("fancy", console()[0])
+
+
+def test_off_mode_prints_no_progress_but_keeps_warnings():
+    con, buf = console()
+    view = ConsoleView("off", con)
+    view.handle(started())
+    view.handle(interval(5.0))
+    view.handle(Notice("worker 2 lost"))
+    view.close()
+    assert buf.getvalue().strip() == "⚠ worker 2 lost"
+
+
+# -- rich mode --------------------------------------------------------------------------------
+
+
+def endpoint_pairs(names):
+    return [(stats(n, "GET", rps=10.0), stats(n, "GET", 100, 2)) for n in names]
+
+
+def test_live_frame_shows_endpoints_sorted_and_failing_thresholds():
+    con, buf = console(terminal=True)
+    view = ConsoleView("rich", con)
+    view.handle(started())
+    view.handle(interval(35.0, endpoints=endpoint_pairs(["/v1/zeta", "/v1/items/[id]"]),
+                         failing=["GET /v1/facts: p95<50ms"]))
+    con.print(view.renderable())
+    view.close()
+    out = buf.getvalue()
+    assert "checkout" in out and "https://api.example.com" in out
+    assert "/v1/items/[id]" in out  # names are text, not markup
+    assert out.index("/v1/items/[id]") < out.index("/v1/zeta")
+    assert "stage 1/2" in out and "35s / 1m00s" in out
+    assert "failing: GET /v1/facts: p95<50ms" in out
+
+
+def test_live_frame_caps_endpoint_rows():
+    con, buf = console(terminal=True)
+    view = ConsoleView("rich", con)
+    view.handle(interval(5.0, endpoints=endpoint_pairs([f"/e{i:02d}" for i in range(20)])))
+    con.print(view.renderable())
+    view.close()
+    out = buf.getvalue()
+    assert "/e14" in out and "/e15" not in out and "… 5 more" in out
+
+
+def test_live_frame_warns_on_hot_generator_and_shows_dropped_for_open():
+    con, buf = console(terminal=True)
+    view = ConsoleView("rich", con)
+    view.handle(started("open"))
+    view.handle(interval(5.0, workload="open", cpu=95.0, dropped=3))
+    con.print(view.renderable())
+    view.close()
+    out = buf.getvalue()
+    assert "bottleneck" in out and "dropped 3" in out and "rate 200.0/s" in out
+
+
+def test_breach_notice_and_stage_print_above_the_live_frame():
+    con, buf = console(terminal=True)
+    view = ConsoleView("rich", con)
+    view.handle(started())
+    view.handle(StageChanged(stage=1, stages=2, elapsed_s=60.0, target=100.0))
+    view.handle(ThresholdBreached(ThresholdResult("*", "p95<5ms", 8.2, False, abort_on_fail=True),
+                                  elapsed_s=40.0, aborting=True))
+    view.handle(Notice("generator saturated"))
+    view.close()
+    out = buf.getvalue()
+    assert "stage 2/2" in out and "target 100 users" in out
+    assert "threshold failed at 40s: *: p95<5ms (actual 8.2 ms)" in out and "aborting" in out
+    assert "⚠ generator saturated" in out
+
+
+# -- final summary ----------------------------------------------------------------------------
+
+
+def printed(s: RunSummary, out_dir: str = "results/checkout-load-20240501T120000Z") -> str:
+    con, buf = console()
+    print_summary(con, s, out_dir)
+    return buf.getvalue()
+
+
+def test_summary_puts_verdict_and_thresholds_before_endpoints():
+    out = printed(summary())
+    assert out.index("FAILED") < out.index("Thresholds") < out.index("Endpoints")
+    assert "2 of 3 thresholds failed" in out
+    assert "1.20%" in out  # error_rate actual as a percentage
+    assert "no request matched 'GET /v1/fcts'" in out
+    table = out[out.index("Endpoints"):]
+    assert table.index("/v1/corrections") < table.index("/v1/facts") < table.index("Aggregated")
+    assert "HTTP 503" in out
+    assert "Results: results/checkout-load-20240501T120000Z" in out
+
+
+def test_summary_saturation_warning_only_when_saturated():
+    assert "saturated" not in printed(summary())
+    hot = GeneratorInfo(processes=4, workers_lost=1, cpu_percent_max=98.0, saturated=True)
+    out = printed(summary(generator=hot))
+    assert "generator CPU saturated — figures may be skewed" in out and "1 worker lost" in out
+
+
+def test_summary_dropped_iterations_only_for_open_workloads():
+    assert "Dropped iterations" not in printed(summary(dropped_iterations=5))
+    out = printed(summary(workload="open", dropped_iterations=1234))
+    assert "Dropped iterations: 1,234" in out and "--max-users" in out
+
+
+def test_summary_other_verdicts_metrics_and_warnings():
+    out = printed(summary(status="interrupted", thresholds=(), warnings=("names grouped under (other)",),
+                          custom_metrics=(CustomMetricStats("cart_size", "trend", 10, {"p95": 4.0}),)))
+    assert "INTERRUPTED" in out and "no thresholds set" in out and "Thresholds" not in out
+    assert "cart_size" in out and "⚠ names grouped under (other)" in out
+    assert len(render_summary(summary(status="passed"), "r")) >= 5
+
+
+def test_summary_caps_failure_groups():
+    groups = tuple(FailureGroup("GET", f"/f{i}", "status", f"HTTP 5{i:02d}", 100 - i) for i in range(13))
+    out = printed(summary(failures=groups))
+    assert "HTTP 509" in out and "HTTP 510" not in out and "… 3 more failure groups" in out
+
+
+def test_summary_endpoint_table_fits_narrow_ci_logs():
+    con, buf = console()
+    con.width = 80
+    print_summary(con, summary(), "r")
+    out = buf.getvalue()
+    assert "GET /v1/facts" in out and "p99.9" not in out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert "p99.9" in printed(summary())  # 120 columns: the full table
+
+
+def test_number_formats():
+    assert [fmt_ms(v) for v in (0.423, 3.14, 123.45, 12345.6)] == ["0.42", "3.1", "123.5", "12,346"]
+    assert [fmt_pct(v) for v in (0.001, 0.125, 1.0)] == ["0.10%", "12.5%", "100.0%"]
