@@ -21,6 +21,7 @@ from .scenario import Scenario, UserClassPlan
 from .user import StopUser
 
 _perf = time.perf_counter
+_YIELD_EVERY = 64
 
 
 class VUState(enum.Enum):
@@ -104,16 +105,17 @@ class VirtualUser:
 async def closed_loop(vu: VirtualUser, ctx: WorkerContext) -> None:
     """A closed-workload user's life: on_start, then iterate and think until told to stop."""
     recorder = ctx.recorder
-    wait_time = vu.spec.cls.wait_time
+    wait_time = vu.spec.cls.wait_time or (lambda _s: 0.0)
     try:
         vu.state = VUState.RUNNING
         if not await vu.start(recorder):
             return
+        iterations = 0
         while not vu.stopping:
             began = _perf()
             if not await vu.iterate(recorder):
                 break
-            pause = wait_time(_perf() - began) if wait_time is not None else 0.0
+            pause = wait_time(_perf() - began)
             if vu.stopping:
                 break
             if pause > 0:
@@ -126,7 +128,10 @@ async def closed_loop(vu: VirtualUser, ctx: WorkerContext) -> None:
                     break  # retired while thinking: no request was in flight
                 vu.state = VUState.RUNNING
             else:
-                await asyncio.sleep(0)  # let the loop breathe when there is no think time
+                iterations += 1
+                if iterations % _YIELD_EVERY == 0:
+                    # a task that never awaits I/O must not starve the loop; a request already yields
+                    await asyncio.sleep(0)
     finally:
         if vu.state is not VUState.STOPPED:
             try:

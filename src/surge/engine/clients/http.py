@@ -108,7 +108,7 @@ class HttpClient:
                       catch_response: bool = False, allow_redirects: bool | None = None) -> Response:
         ctx = self._ctx
         origin, target = self._resolve(path, params)
-        series = ctx.recorder.series(method, name or target.split("?", 1)[0])
+        series = ctx.recorder.series(method, name or target.partition("?")[0])
         payload = self._build(method, origin, target, json, data, headers)
         timeout_s = ctx.timeout_s if timeout is None else timeout
         follow = ctx.follow_redirects if allow_redirects is None else allow_redirects
@@ -120,7 +120,7 @@ class HttpClient:
         series.requests += 1
         series.bytes_sent += len(payload)
         try:
-            raw = await self._exchange(origin, payload, method == "HEAD", timeout_s, sent)
+            raw = await self._exchange(origin, payload, method == "HEAD", timeout_s)
             for _ in range(_MAX_REDIRECTS if follow else 0):
                 if raw.status not in (301, 302, 303, 307, 308):
                     break
@@ -131,7 +131,7 @@ class HttpClient:
                 origin, target = self._resolve(urljoin(target, location), None)
                 body = (json, data) if method2 == method else (None, None)
                 raw = await self._exchange(origin, self._build(method2, origin, target, *body, headers),
-                                           method2 == "HEAD", timeout_s, _perf_ns())
+                                           method2 == "HEAD", timeout_s)
         except RequestFailure as failure:
             if failure.kind == TIMEOUT:
                 series.latencies_us.append(int(timeout_s * 1_000_000))
@@ -198,14 +198,13 @@ class HttpClient:
             self._cache[(method, target)] = payload
         return payload
 
-    async def _exchange(self, origin: tuple, payload: bytes, head: bool, timeout_s: float,
-                        sent_ns: int) -> RawResponse:
+    async def _exchange(self, origin: tuple, payload: bytes, head: bool, timeout_s: float) -> RawResponse:
         conn = await self._acquire(origin, timeout_s)
         loop = self._ctx.loop
         fut = loop.create_future()
         conn.send(payload, fut, head)
-        remaining = timeout_s - (_perf_ns() - sent_ns) / 1e9
-        timer = loop.call_later(max(remaining, 0.0), _expire, fut, timeout_s)
+        # the clock runs from the send: connect time is bounded separately by the connect timeout
+        timer = loop.call_later(timeout_s, _expire, fut, timeout_s)
         try:
             raw = await fut
         except BaseException:  # failed, timed out or cancelled: the connection's state is unknown
