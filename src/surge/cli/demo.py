@@ -22,13 +22,13 @@ def run_demo(options: dict) -> int:
     console.print(f"demo API listening on {base_url} (pid {proc.pid})")
     try:
         return execute({
-            "scenario": str(files / "scenario.py"),
+            "scenario": str(files / "corrections.py"),
             "host": base_url,
             "profile": "smoke",
             "duration": options.pop("duration", "30s"),
             "thresholds_file": str(files / "sla.toml"),
             "health": "/health",
-            "out": options.pop("out", None) or str(default_out_dir("demo", "smoke", datetime.now(timezone.utc))),
+            "out": options.pop("out", None) or str(default_out_dir("corrections", "smoke", datetime.now(timezone.utc))),
             **options,
         })
     finally:
