@@ -88,13 +88,13 @@ def run_surge(surge: str, url: str, users: int, spawn_rate: int, duration_s: flo
 
 def print_report(runs: list[MemoryRun], delay_ms: float) -> None:
     print(f"{'users':>7} {'peak RSS MB':>12} {'processes':>10} {'target conns':>13} "
-          f"{'requests':>9} {'req/s':>8} {'expected req/s':>15}  note")
+          f"{'requests':>9} {'req/s':>8} {'steady req/s':>13}  note")
     for r in runs:
         rps = f"{r.requests / r.duration_s:,.0f}" if r.requests and r.duration_s else "—"
         expected = f"{r.users / (delay_ms / 1000):,.0f}"
         print(f"{r.users:>7,} {r.peak_rss_bytes / MB:>12.1f} {r.peak_processes:>10} "
               f"{r.peak_target_connections:>13,} {r.requests if r.requests is not None else '—':>9} "
-              f"{rps:>8} {expected:>15}  {r.note}")
+              f"{rps:>8} {expected:>13}  {r.note}")
     ok = [r for r in runs if r.peak_rss_bytes]
     if len(ok) >= 2:
         low, high = ok[0], ok[-1]

@@ -72,6 +72,7 @@ class Result:
     wall_s: float
     target_cpu_percent: float
     tool_core_busy_percent: float = 0.0
+    target_core_busy_percent: float = 0.0
     note: str = ""
 
     @property
@@ -89,6 +90,7 @@ class Setup:
     duration_s: float
     connections: int
     core: int | None
+    target_core: int | None
     work: Path
     surge: str | None
     locust_python: str | None
@@ -101,16 +103,17 @@ class Run:
     wall_s: float
     target_cpu_percent: float
     tool_core_busy_percent: float
+    target_core_busy_percent: float
 
     def result(self, tool: str, requests: int, duration_s: float, note: str = "") -> Result:
-        return Result(tool, requests, duration_s, self.cpu_s, self.wall_s,
-                      self.target_cpu_percent, self.tool_core_busy_percent, note)
+        return Result(tool, requests, duration_s, self.cpu_s, self.wall_s, self.target_cpu_percent,
+                      self.tool_core_busy_percent, self.target_core_busy_percent, note)
 
 
 def run_tool(argv: list[str], setup: Setup) -> Run:
     """Run one pinned tool to completion, measuring its CPU, the target's and the tool core's."""
     cpu_before, target_before = children_cpu_s(), setup.target.cpu_s()
-    core_before = core_busy_s(setup.core)
+    core_before, target_core_before = core_busy_s(setup.core), core_busy_s(setup.target_core)
     started = time.monotonic()
     process = subprocess.Popen(pinned(setup.core, argv), stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
@@ -122,8 +125,10 @@ def run_tool(argv: list[str], setup: Setup) -> Run:
     wall_s = time.monotonic() - started
     target_percent = (setup.target.cpu_s() - target_before) / wall_s * 100
     core_percent = (core_busy_s(setup.core) - core_before) / wall_s * 100
+    target_core_percent = (core_busy_s(setup.target_core) - target_core_before) / wall_s * 100
     done = subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)
-    return Run(done, children_cpu_s() - cpu_before, wall_s, target_percent, core_percent)
+    return Run(done, children_cpu_s() - cpu_before, wall_s, target_percent, core_percent,
+               target_core_percent)
 
 
 def bench_surge(setup: Setup) -> Result:
@@ -217,6 +222,9 @@ def print_table(results: list[Result], target: Target) -> None:
         other_percent = r.tool_core_busy_percent - r.cpu_s / r.wall_s * 100
         if other_percent >= OTHER_LOAD_PERCENT:
             notes.append(f"other load on the tool's core: {other_percent:.0f}%")
+        other_percent = r.target_core_busy_percent - r.target_cpu_percent
+        if other_percent >= OTHER_LOAD_PERCENT:
+            notes.append(f"other load on the target's core: {other_percent:.0f}%")
         print(f"{r.tool:<8} {r.rps:>10,.0f} {r.cpu_us_per_request:>11.1f} "
               f"{r.cpu_s / r.wall_s * 100:>8.0f}% {r.target_cpu_percent:>10.0f}% {ratio:>9}  "
               + "; ".join(notes))
@@ -246,7 +254,7 @@ def main() -> int:
         target = start_target(args.target, Path(tmp), target_core)
         try:
             setup = Setup(target, parse_duration_s(args.duration), args.connections, tool_core,
-                          Path(tmp), find_surge(args.surge) if "surge" in tools else None,
+                          target_core, Path(tmp), find_surge(args.surge) if "surge" in tools else None,
                           find_locust_python(args.locust_python) if "locust" in tools else None)
             print(f"target: {target.name} on {target.url} (core {target_core}); tools on core "
                   f"{tool_core}; {setup.connections} connections, {setup.duration_s:g} s each\n")

@@ -30,27 +30,24 @@ class SeriesTotals:
     bytes_sent: int = 0
 
     def add(self, s: SeriesSnapshot) -> None:
-        if s.latency:
-            self.latency.merge(Histogram.decode(s.latency))
-        if s.service:
-            self.service = self.service or Histogram()
-            self.service.merge(Histogram.decode(s.service))
-        self.requests += s.requests
-        self.failures += s.failures
-        self.cancelled += s.cancelled
-        self.bytes_received += s.bytes_received
-        self.bytes_sent += s.bytes_sent
+        """Merge one worker's interval (encoded histograms)."""
+        self._merge(Histogram.decode(s.latency) if s.latency else None,
+                    Histogram.decode(s.service) if s.service else None, s)
 
     def merge(self, other: "SeriesTotals") -> None:
-        self.latency.merge(other.latency)
-        if other.service is not None:
+        self._merge(other.latency, other.service, other)
+
+    def _merge(self, latency: Histogram | None, service: Histogram | None, counts) -> None:
+        if latency is not None:
+            self.latency.merge(latency)
+        if service is not None:
             self.service = self.service or Histogram()
-            self.service.merge(other.service)
-        self.requests += other.requests
-        self.failures += other.failures
-        self.cancelled += other.cancelled
-        self.bytes_received += other.bytes_received
-        self.bytes_sent += other.bytes_sent
+            self.service.merge(service)
+        self.requests += counts.requests
+        self.failures += counts.failures
+        self.cancelled += counts.cancelled
+        self.bytes_received += counts.bytes_received
+        self.bytes_sent += counts.bytes_sent
 
     def stats(self, method: str, name: str, seconds: float) -> EndpointStats:
         per_s = 1.0 / seconds if seconds > 0 else 0.0

@@ -19,38 +19,34 @@ class Stage:
     target: float
 
 
+class _Staged:
+    stages: tuple[Stage, ...]
+
+    @property
+    def duration_s(self) -> float:
+        return sum(s.duration_s for s in self.stages)
+
+    @property
+    def peak(self) -> float:
+        return max((s.target for s in self.stages), default=0.0)
+
+
 @dataclass(frozen=True)
-class ClosedWorkload:
+class ClosedWorkload(_Staged):
     """Virtual users looping over tasks. ``shape=True``: the scenario's LoadTestShape drives the level."""
 
     stages: tuple[Stage, ...]
     shape: bool = False
     kind: str = "closed"
 
-    @property
-    def duration_s(self) -> float:
-        return sum(s.duration_s for s in self.stages)
-
-    @property
-    def peak(self) -> float:
-        return max((s.target for s in self.stages), default=0.0)
-
 
 @dataclass(frozen=True)
-class OpenWorkload:
+class OpenWorkload(_Staged):
     """Iterations arriving at a scheduled rate (per second), served by at most ``max_users`` VUs."""
 
     stages: tuple[Stage, ...]
     max_users: int
     kind: str = "open"
-
-    @property
-    def duration_s(self) -> float:
-        return sum(s.duration_s for s in self.stages)
-
-    @property
-    def peak(self) -> float:
-        return max((s.target for s in self.stages), default=0.0)
 
 
 Workload = ClosedWorkload | OpenWorkload

@@ -43,6 +43,31 @@ class ClientContext:
         self._ssl: ssl.SSLContext | None = None
         self._insecure = insecure
         self.loop = asyncio.get_event_loop()
+        #: requests in flight: future -> (deadline in perf_counter_ns, timeout_s). One sweeper task
+        #: expires them; a loop timer per request (call_later + cancel) costs ~2.8 µs, this ~0.2 µs.
+        self.inflight: dict[asyncio.Future, tuple[int, float]] = {}
+        self._sweeper: asyncio.Task | None = None
+        self._sweep_s = min(0.1, max(0.01, timeout_s / 10))
+
+    def watch(self, fut: asyncio.Future, timeout_s: float) -> None:
+        self.inflight[fut] = (_perf_ns() + int(timeout_s * 1e9), timeout_s)
+        if self._sweeper is None:
+            self._sweeper = self.loop.create_task(self._sweep())
+            self._sweep_s = min(self._sweep_s, max(0.01, timeout_s / 10))
+
+    async def _sweep(self) -> None:
+        """Fail requests past their deadline; ends by itself once nothing is in flight."""
+        try:
+            while self.inflight:
+                await asyncio.sleep(self._sweep_s)
+                now = _perf_ns()
+                expired = [(f, t) for f, (deadline, t) in self.inflight.items() if deadline <= now]
+                for fut, timeout_s in expired:
+                    del self.inflight[fut]
+                    if not fut.done():
+                        fut.set_exception(RequestFailure(TIMEOUT, f"no response within {timeout_s:g}s"))
+        finally:
+            self._sweeper = None
 
     def ssl_context(self) -> ssl.SSLContext:
         if self._ssl is None:
@@ -77,6 +102,7 @@ class HttpClient:
         self.cookies: dict[str, str] = {}
         self._idle: dict[tuple, list[Connection]] = {}
         self._cache: dict[tuple[str, str], bytes] = {}
+        self._cache_headers: dict[str, str] = dict(self.headers)  # what the cached bytes carry
         self._head_cache: dict[tuple, bytes] = {}
         #: open workloads: the scheduled start of the current iteration, for its first request
         self.intended_ns = 0
@@ -103,9 +129,18 @@ class HttpClient:
     def options(self, path: str, **kw):
         return self.request("OPTIONS", path, **kw)
 
-    async def request(self, method: str, path: str, *, params=None, json=None, data=None, headers=None,
-                      name: str | None = None, timeout: float | None = None, expect_status=None,
-                      catch_response: bool = False, allow_redirects: bool | None = None) -> Response:
+    def request(self, method: str, path: str, **kw):
+        """Send one request; ``await`` it for the :class:`Response`. Keywords: ``params``, ``json``,
+        ``data``, ``headers``, ``name``, ``timeout``, ``expect_status``, ``catch_response``,
+        ``allow_redirects``. With ``catch_response=True`` it is also an async context manager
+        (``async with client.get(..., catch_response=True) as resp:``): the verdict is committed
+        at exit. Plain requests stay a bare coroutine (no extra object on the hot path)."""
+        coro = self._request(method, path, **kw)
+        return _CaughtRequest(coro) if kw.get("catch_response") else coro
+
+    async def _request(self, method: str, path: str, *, params=None, json=None, data=None, headers=None,
+                       name: str | None = None, timeout: float | None = None, expect_status=None,
+                       catch_response: bool = False, allow_redirects: bool | None = None) -> Response:
         ctx = self._ctx
         origin, target = self._resolve(path, params)
         series = ctx.recorder.series(method, name or target.partition("?")[0])
@@ -171,6 +206,9 @@ class HttpClient:
     def _build(self, method: str, origin: tuple, target: str, json, data, headers) -> bytes:
         plain = json is None and data is None and not headers and not self.cookies
         if plain:
+            if self.headers != self._cache_headers:  # mutated in place (a token set after login)
+                self._cache.clear()
+                self._cache_headers = dict(self.headers)
             cached = self._cache.get((method, target)) if origin == self._ctx.origin else None
             if cached is not None:
                 return cached
@@ -185,10 +223,14 @@ class HttpClient:
                 extra["Content-Type"] = "application/x-www-form-urlencoded"
             else:
                 body = data.encode() if isinstance(data, str) else bytes(data)
-        lines = [f"{method} {target} HTTP/1.1", f"Host: {_host_header(origin)}", f"User-Agent: {USER_AGENT}"]
-        merged = {**self.headers, **extra, **(headers or {})}
-        for key, value in merged.items():
-            lines.append(f"{key}: {value}")
+        # header names are case-insensitive: a later source replaces an earlier one however spelt
+        merged = {"host": ("Host", _host_header(origin)), "user-agent": ("User-Agent", USER_AGENT)}
+        for source in (self.headers, extra, headers):
+            if source:
+                for key, value in source.items():
+                    merged[key.lower()] = (key, value)
+        lines = [f"{method} {target} HTTP/1.1"]
+        lines.extend(f"{key}: {value}" for key, value in merged.values())
         if self.cookies:
             lines.append("Cookie: " + "; ".join(f"{k}={v}" for k, v in self.cookies.items()))
         if body or method in ("POST", "PUT", "PATCH"):
@@ -199,31 +241,34 @@ class HttpClient:
         return payload
 
     async def _exchange(self, origin: tuple, payload: bytes, head: bool, timeout_s: float) -> RawResponse:
-        conn = await self._acquire(origin, timeout_s)
-        loop = self._ctx.loop
-        fut = loop.create_future()
+        conn = self._idle_connection(origin) or await self._connect(origin, timeout_s)
+        ctx = self._ctx
+        fut = ctx.loop.create_future()
         conn.send(payload, fut, head)
         # the clock runs from the send: connect time is bounded separately by the connect timeout
-        timer = loop.call_later(timeout_s, _expire, fut, timeout_s)
+        ctx.watch(fut, timeout_s)
         try:
             raw = await fut
         except BaseException:  # failed, timed out or cancelled: the connection's state is unknown
             conn.abort()
             raise
         finally:
-            timer.cancel()
+            ctx.inflight.pop(fut, None)
         if not conn.closed:
             self._idle.setdefault(origin, []).append(conn)
         else:
             conn.abort()
         return raw
 
-    async def _acquire(self, origin: tuple, timeout_s: float) -> Connection:
+    def _idle_connection(self, origin: tuple) -> Connection | None:
         idle = self._idle.get(origin)
         while idle:
             conn = idle.pop()
             if not conn.closed:
                 return conn
+        return None
+
+    async def _connect(self, origin: tuple, timeout_s: float) -> Connection:
         ctx = self._ctx
         scheme, host, port = origin
         tls = scheme == "https"
@@ -268,9 +313,24 @@ class HttpClient:
         self._idle.clear()
 
 
-def _expire(fut: asyncio.Future, timeout_s: float) -> None:
-    if not fut.done():
-        fut.set_exception(RequestFailure(TIMEOUT, f"no response within {timeout_s:g}s"))
+class _CaughtRequest:
+    """A ``catch_response=True`` request: awaitable, and ``async with``-able as the README shows."""
+
+    __slots__ = ("_coro", "_resp")
+
+    def __init__(self, coro) -> None:
+        self._coro = coro
+        self._resp: Response | None = None
+
+    def __await__(self):
+        return self._coro.__await__()
+
+    async def __aenter__(self) -> Response:
+        self._resp = await self._coro
+        return await self._resp.__aenter__()
+
+    async def __aexit__(self, exc_type, exc, tb) -> bool:
+        return await self._resp.__aexit__(exc_type, exc, tb)
 
 
 def _header(headers: list, name: bytes) -> str | None:
