@@ -128,6 +128,9 @@ class Connection(asyncio.Protocol):
         self._body.append(body)
 
     def on_message_complete(self, keep_alive: bool | None = None) -> None:
+        if 100 <= self._status < 200 and self._status != 101:
+            self._reset_message()  # an interim response (100 Continue): the final one follows
+            return
         end = _perf_ns()
         fut, self._fut = self._fut, None
         if keep_alive is None:

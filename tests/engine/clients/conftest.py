@@ -1,0 +1,16 @@
+"""Fixtures for the HTTP client tests (helpers live in ``helpers.py``)."""
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A loopback port that was just free and has no listener (bound, then closed)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port

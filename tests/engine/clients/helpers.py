@@ -1,0 +1,42 @@
+"""Helpers for the HTTP client tests: one client in a fresh event loop, and ways to read the recorder.
+
+pytest-asyncio is not a dependency: each test is a plain function that calls :func:`drive` (or
+``asyncio.run``). The ``target`` fixture (tests/conftest.py) is the real server on loopback.
+"""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from surge.engine.clients.http import ClientContext, HttpClient
+from surge.metrics.recorder import Recorder, Series
+
+
+def drive(base_url: str, body: Callable[[HttpClient, Recorder], Awaitable[Any]], **options: Any) -> Any:
+    """Run ``body(client, recorder)`` in a new loop with one client of a fresh context; the client
+    is closed afterwards. ``options`` go to :class:`ClientContext` (``timeout_s`` defaults to 5)."""
+    options.setdefault("timeout_s", 5.0)
+
+    async def main() -> Any:
+        recorder = Recorder()
+        client = HttpClient(ClientContext(base_url, recorder, **options))
+        try:
+            return await body(client, recorder)
+        finally:
+            await client.close()
+
+    return asyncio.run(main())
+
+
+def series_names(recorder: Recorder) -> list[tuple[str, str]]:
+    """The (method, name) of every series that saw traffic (flushes the recorder)."""
+    snapshots, _, _ = recorder.flush()
+    return sorted((snap.method, snap.name) for snap in snapshots)
+
+
+def only_error(series: Series) -> tuple[str, str]:
+    """The single (kind, message) a series failed with, asserting it failed exactly once."""
+    assert series.failures == 1, series.errors
+    assert sum(series.errors.values()) == 1, series.errors
+    return next(iter(series.errors))
