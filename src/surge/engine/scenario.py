@@ -83,11 +83,19 @@ def _import(path: Path) -> ModuleType:
     except SyntaxError as exc:
         raise ScenarioError(f"{path.name}:{exc.lineno}: syntax error: {exc.msg}", "fix the scenario file") from exc
     except BaseException as exc:  # the scenario's own code raised while importing
-        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        frame = _innermost_own_frame(exc, path)
         where = f"{Path(frame.filename).name}:{frame.lineno}"
         raise ScenarioError(f"{path.name} failed to import: {type(exc).__name__}: {exc} (at {where})",
                             "run it with --debug for the traceback") from exc
     return module
+
+
+def _innermost_own_frame(exc: BaseException, path: Path) -> traceback.FrameSummary:
+    """The deepest frame in the scenario's own files (not in the stdlib or a library it called)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    folder = path.resolve().parent
+    own = [f for f in frames if Path(f.filename).is_file() and Path(f.filename).resolve().parent == folder]
+    return (own or frames)[-1]
 
 
 def _hook(module: ModuleType, name: str):

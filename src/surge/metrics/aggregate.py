@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from ..model.summary import PERCENTILES, CustomMetricStats, EndpointStats, FailureGroup, Latency
 from .custom import TREND_SCALE
 from .hdr import Histogram
+from .recorder import CAP_WARNING, MAX_SERIES, OTHER
 from .snapshot import MetricSnapshot, SeriesSnapshot, Snapshot
 
 AGGREGATED = "Aggregated"
@@ -113,16 +114,17 @@ class RunStats:
         self.dropped_iterations = 0
         self.iterations = 0
         self.warnings: list[str] = []
+        self._named = 0  # series other than (other): each worker caps its own, so the run caps again
 
     def add(self, snap: Snapshot) -> None:
         for s in snap.series:
-            key = (s.method, s.name)
+            key = self._key(s.method, s.name)
             self.series.setdefault(key, SeriesTotals()).add(s)
             self.window.setdefault(key, SeriesTotals()).add(s)
             self.total.add(s)
             self.window_total.add(s)
             for kind, message, count in s.errors:
-                self.errors[(s.method, s.name, kind, message)] += count
+                self.errors[(*key, kind, message)] += count
         for task, message, count in snap.task_errors:
             self.errors[("", task, "exception", message)] += count
         for m in snap.metrics:
@@ -130,8 +132,22 @@ class RunStats:
         self.dropped_iterations += snap.dropped_iterations
         self.iterations += snap.iterations
         for w in snap.warnings:
-            if w not in self.warnings:
-                self.warnings.append(w)
+            self._warn(w)
+
+    def _key(self, method: str, name: str) -> Key:
+        """At most MAX_SERIES names per run: workers that each saw different ids still add up."""
+        key = (method, name)
+        if key in self.series or name == OTHER:
+            return key
+        if self._named < MAX_SERIES:
+            self._named += 1
+            return key
+        self._warn(CAP_WARNING)
+        return (method, OTHER)
+
+    def _warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
 
     def close_interval(self) -> tuple[SeriesTotals, dict[Key, SeriesTotals]]:
         """Hand back this window's totals (overall, per series) and start a new window."""

@@ -36,7 +36,7 @@ class Histogram:
         if len(values_us) == 0:
             return
         h = self._h
-        v = np.asarray(values_us, dtype=np.int64)
+        v = np.array(values_us, dtype=np.int64)  # a copy: the clip below must not touch the caller's array
         np.clip(v, LOWEST_US, HIGHEST_US, out=v)
         # bucket_index = bit_length(v | sub_bucket_mask) - unit_magnitude - (half_count_magnitude + 1)
         bits = np.frexp((v | h.sub_bucket_mask).astype(np.float64))[1].astype(np.int64)

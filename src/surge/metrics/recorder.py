@@ -12,6 +12,8 @@ from .snapshot import SeriesSnapshot
 
 MAX_SERIES = 1000
 OTHER = "(other)"
+CAP_WARNING = (f"more than {MAX_SERIES} distinct endpoint names; further ones are grouped under "
+               f"{OTHER!r}: pass name= to group URLs that carry ids")
 
 
 class Series:
@@ -76,10 +78,7 @@ class Recorder:
             if len(self._series) >= MAX_SERIES:
                 if not self._warned_cap:
                     self._warned_cap = True
-                    self.warnings.append(
-                        f"more than {MAX_SERIES} distinct endpoint names; further ones are grouped under "
-                        f"{OTHER!r}: pass name= to group URLs that carry ids"
-                    )
+                    self.warnings.append(CAP_WARNING)
                 key = (method, OTHER)
                 s = self._series.get(key)
                 if s is not None:

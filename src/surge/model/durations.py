@@ -1,6 +1,7 @@
 """Durations as users write them: ``500ms``, ``2s``, ``5m``, ``1h``; a bare number is seconds."""
 from __future__ import annotations
 
+import math
 import re
 
 from .errors import ConfigError
@@ -30,6 +31,8 @@ def parse_duration(text: str | int | float, key: str = "duration") -> float:
                 raise ConfigError(
                     f"{key}: {text!r} is not a duration", "use e.g. 500ms, 2s, 5m, 1h, or a number of seconds"
                 ) from None
+    if not math.isfinite(seconds):  # float() also reads "inf" and "nan"
+        raise ConfigError(f"{key}: {text!r} is not a duration", "use e.g. 500ms, 2s, 5m, 1h, or a number of seconds")
     if seconds < 0:
         raise ConfigError(f"{key}: {text!r} is negative", "durations must be >= 0")
     return seconds
