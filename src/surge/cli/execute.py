@@ -45,7 +45,11 @@ def execute(cli_options: dict, env: dict | None = None, cwd: Path | None = None)
     writer = ResultsWriter(out_dir)
     run = Run(plan, scenario, judge=lambda stats, elapsed: evaluate(plan.thresholds, stats, elapsed),
               observers=[view.handle, _history_to(writer)], out_dir=str(out_dir))
-    writer.open()
+    try:
+        writer.open()
+    except OSError as exc:  # not a traceback and exit 1 ("thresholds failed"): a usage error
+        raise ConfigError(f"--out {str(out_dir)!r} cannot be written: {exc.strerror or exc}",
+                          "pass --out with a folder you can write to") from exc
     result = None
     try:
         result = _run_with_signals(run)

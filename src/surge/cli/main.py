@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+import traceback
 from pathlib import Path
 
 import click
@@ -143,8 +144,8 @@ def main(argv: list[str] | None = None) -> None:
     except click.Abort:
         code = ExitCode.INTERRUPTED
     except SurgeError as exc:
-        if debug:
-            raise
+        if debug:  # the traceback, then the same line and exit code as without --debug
+            traceback.print_exc()
         click.echo(f"surge: error: {exc}", err=True)
         code = exc.exit_code
     except SystemExit as exc:

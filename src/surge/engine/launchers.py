@@ -74,7 +74,13 @@ _BEGIN, _STOP, _KILL = b"B", b"T", b"K"
 
 
 def _child_main(plan: TestPlan, worker_id: int, workers: int, data: Any, conn) -> None:
-    """Entry point of a worker process. Ctrl-C is the coordinator's business, not ours."""
+    """Entry point of a worker process. Ctrl-C and SIGTERM are the coordinator's business, not ours:
+    sent to the whole process group (a terminal, ``timeout``, a CI runner), they must not kill the
+    worker and its unsent interval, so the worker leaves the group. The coordinator stops it over
+    the pipe (if the coordinator dies, the pipe's EOF does); a signal sent to the worker's own pid
+    (``Process.terminate()``) still ends it."""
+    if hasattr(os, "setpgrp"):
+        os.setpgrp()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         import uvloop

@@ -73,6 +73,7 @@ class Run:
         self.stats = RunStats()
         self.state = RunState.PENDING
         self._interrupt: int | None = None  # the signal number that interrupted us
+        self._preflight: asyncio.Future | None = None
         self._users: dict[int, int] = {}
         self._cpu: dict[int, float] = {}
         self._cpu_max = 0.0
@@ -93,6 +94,8 @@ class Run:
         """First call: stop gracefully. Second: cancel in-flight work (results are still written)."""
         hard = self._interrupt is not None
         self._interrupt = signum
+        if self._preflight is not None:  # Ctrl-C must not wait out --health-timeout
+            self._preflight.cancel()
         if self.state is RunState.RUNNING or self.state is RunState.STOPPING:
             self.state = self.state.transition(RunState.STOPPING)
             self.launcher.stop(hard=hard)
@@ -109,7 +112,10 @@ class Run:
         self.emit(RunStarted(plan.scenario_name, plan.profile, host, plan.workload.kind, plan.duration_s,
                              plan.processes, self.out_dir, len(plan.workload.stages)))
         if plan.health_path:
-            await wait_healthy(plan.host, plan.health_path, plan.health_timeout_s, insecure=plan.insecure)
+            await self._wait_healthy()
+        if self._interrupt is not None:  # interrupted in the preflight: no load, no setup, no teardown
+            self.state = self.state.transition(RunState.FINISHED)
+            return self._finish(datetime.now(timezone.utc), 1e-9)
         hdr.warm_up()
         started_at = datetime.now(timezone.utc)
         data = await self._call_hook(self.scenario.setup, "setup")
@@ -129,6 +135,18 @@ class Run:
                 self.emit(Notice(str(exc)))
         self.state = self.state.transition(RunState.FINISHED)
         return self._finish(started_at, duration_s)
+
+    async def _wait_healthy(self) -> None:
+        plan = self.plan
+        self._preflight = asyncio.ensure_future(
+            wait_healthy(plan.host, plan.health_path, plan.health_timeout_s, insecure=plan.insecure))
+        try:
+            await self._preflight
+        except asyncio.CancelledError:
+            if self._interrupt is None:
+                raise
+        finally:
+            self._preflight = None
 
     async def _tick_until_done(self, t0: float) -> None:
         waiter = asyncio.ensure_future(self.launcher.wait())

@@ -1,0 +1,177 @@
+"""``surge`` as a user meets it when something is wrong: the documented exit code and one line on
+stderr naming the problem, never a traceback unless ``--debug`` asks for one.
+
+Each case runs the real ``surge`` console script in a subprocess, in an empty tmp folder (no
+config file can leak in) with no ``SURGE_*`` variables. None of them sends load: each fails
+before the run starts, so they take the CLI's start-up time only.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import click
+import pytest
+
+from surge import __version__
+from surge.cli.main import cli
+
+SURGE = str(Path(sys.executable).with_name("surge"))
+OK_SCENARIO = """
+    from surge import HttpUser, task
+
+    class Browser(HttpUser):
+        @task
+        async def ok(self):
+            await self.client.get("/ok")
+"""
+
+
+def surge(*args: str, cwd: Path, timeout_s: float = 60) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SURGE_")}
+    return subprocess.run([SURGE, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout_s)
+
+
+def write(folder: Path, name: str, source: str) -> str:
+    (folder / name).write_text(textwrap.dedent(source))
+    return name
+
+
+def refused_host() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, code: int, *fragments: str) -> str:
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == code, (proc.returncode, proc.stderr)
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("surge: error: "), lines[0]
+    assert "Traceback" not in proc.stderr + proc.stdout
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    return lines[0]
+
+
+@pytest.fixture
+def scenario(tmp_path) -> str:
+    return write(tmp_path, "scenario.py", OK_SCENARIO)
+
+
+def test_a_misspelt_flag_is_a_usage_error(tmp_path, scenario):
+    line = assert_one_line_error(surge("run", scenario, "--usrs", "5", cwd=tmp_path), 2, "--usrs")
+    assert "--users" in line  # the hint names the flag the user meant
+
+
+def test_an_unknown_profile_is_a_usage_error(tmp_path, scenario):
+    assert_one_line_error(surge("run", scenario, "--host", refused_host(), "--profile", "sooak", cwd=tmp_path),
+                          2, "sooak", "soak")
+
+
+@pytest.mark.parametrize("threshold", ["p95<50ms", "GET /ok: p95 == 50ms", "*: p95 < 50parsecs", "*: nonsense < 1"])
+def test_a_malformed_threshold_is_a_usage_error(tmp_path, scenario, threshold):
+    assert_one_line_error(surge("run", scenario, "--host", refused_host(), "--threshold", threshold, cwd=tmp_path),
+                          2, "threshold")
+
+
+def test_a_missing_scenario_file_is_a_usage_error(tmp_path):
+    assert_one_line_error(surge("run", "nowhere.py", "--host", refused_host(), cwd=tmp_path), 2, "nowhere.py")
+
+
+def test_a_scenario_without_user_classes_cannot_proceed(tmp_path):
+    name = write(tmp_path, "empty.py", "from surge import HttpUser\n\nTIMEOUT = 3\n")
+    assert_one_line_error(surge("run", name, "--host", refused_host(), cwd=tmp_path), 3, "empty.py",
+                          "no user class")
+
+
+BROKEN = """
+    from surge import HttpUser
+
+    def helper():
+        raise RuntimeError("database url missing")
+
+    helper()
+"""
+
+
+def test_a_scenario_that_raises_on_import_cannot_proceed(tmp_path):
+    name = write(tmp_path, "broken.py", BROKEN)
+    assert_one_line_error(surge("run", name, "--host", refused_host(), cwd=tmp_path), 3,
+                          "broken.py", "RuntimeError", "database url missing", "--debug")
+
+
+def test_debug_shows_the_traceback_and_keeps_the_exit_code(tmp_path):
+    name = write(tmp_path, "broken.py", BROKEN)
+    proc = surge("run", name, "--host", refused_host(), "--debug", cwd=tmp_path)
+    assert proc.returncode == 3, proc.stderr
+    assert "Traceback (most recent call last)" in proc.stderr
+    assert 'raise RuntimeError("database url missing")' in proc.stderr  # the scenario's own frame
+    assert proc.stderr.strip().splitlines()[-1].startswith("surge: error: broken.py failed to import")
+
+
+@pytest.mark.parametrize("host", ["localhost:8000", "ftp://127.0.0.1:21", "http://127.0.0.1:99999"])
+def test_an_invalid_host_url_is_a_usage_error(tmp_path, scenario, host):
+    assert_one_line_error(surge("run", scenario, "--host", host, cwd=tmp_path), 2, "--host", host)
+
+
+def test_an_unreachable_target_at_the_health_preflight_cannot_proceed(tmp_path, scenario):
+    host = refused_host()
+    proc = surge("run", scenario, "--host", host, "--health", "/health", "--health-timeout", "1s",
+                 "--duration", "2s", "--live", "off", "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert_one_line_error(proc, 3, f"{host}/health", "not healthy")
+    assert not (tmp_path / "out" / "summary.json").exists()  # no load ran: no verdict written
+
+
+def test_an_unwritable_results_folder_is_a_usage_error(tmp_path, scenario):
+    """Regression: an --out that cannot be created raised a traceback and exited 1, the code
+    that means "thresholds failed"."""
+    (tmp_path / "a-file").write_text("not a folder")
+    assert_one_line_error(surge("run", scenario, "--host", refused_host(), "--out", "a-file/results",
+                                cwd=tmp_path), 2, "--out", "a-file")
+
+
+# -- help and version ----------------------------------------------------------------------
+def test_version(tmp_path):
+    proc = surge("--version", cwd=tmp_path)
+    assert proc.returncode == 0 and proc.stderr == ""
+    assert __version__ in proc.stdout and "surge" in proc.stdout
+
+
+def test_top_level_help_lists_the_commands_and_options(tmp_path):
+    proc = surge("--help", cwd=tmp_path)
+    assert proc.returncode == 0 and proc.stderr == ""
+    for word in ("--version", "--help", *cli.commands):
+        assert word in proc.stdout, word
+
+
+def long_flags(command: click.Command) -> list[str]:
+    return [opt for param in command.params if isinstance(param, click.Option)
+            for opt in param.opts if opt.startswith("--")]
+
+
+@pytest.mark.parametrize("name", sorted(cli.commands))
+def test_each_command_help_mentions_every_flag(tmp_path, name):
+    proc = surge(name, "--help", cwd=tmp_path)
+    assert proc.returncode == 0 and proc.stderr == ""
+    flags = long_flags(cli.commands[name])
+    assert flags, name
+    missing = [flag for flag in flags if flag not in proc.stdout]
+    assert not missing, f"surge {name} --help does not mention {missing}"
+    assert "--help" in proc.stdout
+
+
+def test_run_help_documents_the_exit_codes(tmp_path):
+    proc = surge("run", "--help", cwd=tmp_path)
+    text = " ".join(proc.stdout.split())
+    for code in ("0 passed", "1 thresholds failed", "2 usage", "3 could not proceed", "130", "143"):
+        assert code in text, code
+    for flag in ("--users", "--spawn-rate", "--rate", "--max-users", "--profile", "--duration", "--processes",
+                 "--out", "--live", "--threshold", "--thresholds", "--abort-on-fail", "--abort-grace",
+                 "--timeout", "--graceful-stop", "--health", "--health-timeout", "--tags", "--exclude-tags",
+                 "--until-break", "--debug", "--shape"):
+        assert flag in proc.stdout, flag  # the brief's list, in case an option is ever dropped
