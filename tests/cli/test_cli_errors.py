@@ -124,7 +124,7 @@ def test_an_unreachable_target_at_the_health_preflight_cannot_proceed(tmp_path, 
     proc = surge("run", scenario, "--host", host, "--health", "/health", "--health-timeout", "1s",
                  "--duration", "2s", "--live", "off", "--out", str(tmp_path / "out"), cwd=tmp_path)
     assert_one_line_error(proc, 3, f"{host}/health", "not healthy")
-    assert not (tmp_path / "out" / "summary.json").exists()  # no load ran: no verdict written
+    assert not (tmp_path / "out").exists()  # no load ran: no half-empty results folder left behind
 
 
 def test_an_unwritable_results_folder_is_a_usage_error(tmp_path, scenario):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import sys
 import traceback
@@ -45,6 +46,7 @@ def execute(cli_options: dict, env: dict | None = None, cwd: Path | None = None)
     writer = ResultsWriter(out_dir)
     run = Run(plan, scenario, judge=lambda stats, elapsed: evaluate(plan.thresholds, stats, elapsed),
               observers=[view.handle, _history_to(writer)], out_dir=str(out_dir))
+    created = not out_dir.exists()
     try:
         writer.open()
     except OSError as exc:  # not a traceback and exit 1 ("thresholds failed"): a usage error
@@ -57,8 +59,10 @@ def execute(cli_options: dict, env: dict | None = None, cwd: Path | None = None)
         view.close()
         if result is not None:
             writer.finish(result.summary, result.histograms)
-        else:
+        else:  # no load ran (preflight or setup failed): leave no half-empty folder behind
             writer.close()
+            if created:
+                shutil.rmtree(out_dir, ignore_errors=True)
     print_summary(console, result.summary, str(out_dir))
     return result.exit_code
 

@@ -150,6 +150,12 @@ def main(argv: list[str] | None = None) -> None:
         code = exc.exit_code
     except SystemExit as exc:
         code = exc.code
+    except Exception as exc:  # a bug of ours: one line, a hint, and the traceback only with --debug
+        if debug:
+            traceback.print_exc()
+        click.echo(f"surge: internal error: {type(exc).__name__}: {exc} "
+                   "(run with --debug for the traceback, and please report it)", err=True)
+        code = ExitCode.CANNOT_PROCEED
     sys.exit(int(code or 0))
 
 

@@ -138,6 +138,8 @@ class Run:
 
     async def _wait_healthy(self) -> None:
         plan = self.plan
+        if self._interrupt is not None:  # Ctrl-C arrived before the preflight began
+            return
         self._preflight = asyncio.ensure_future(
             wait_healthy(plan.host, plan.health_path, plan.health_timeout_s, insecure=plan.insecure))
         try:
