@@ -82,7 +82,7 @@ async def run_sampled(executor: ClosedExecutor, ctx: WorkerContext, graceful_s: 
 
 def want(stages, t: float, worker: int, workers: int) -> int:
     level = level_at(stages, t) if t >= 0 else 0.0
-    return owned_count(int(math.floor(level + 1e-9)), worker, workers)
+    return owned_count(int(math.ceil(level - 1e-9)), worker, workers)
 
 
 def check_follows_plan(samples, stages, worker: int, workers: int) -> None:

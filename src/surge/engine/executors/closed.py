@@ -61,7 +61,9 @@ class ClosedExecutor:
             if level is None:
                 break
             self.level = level
-            self._adjust(owned_count(int(math.floor(level + 1e-9)), ctx.worker_id, ctx.workers))
+            # user j runs once the level exceeds j, so the first user starts at once (a spawn rate
+            # of 2/s starts users at 0 s and 0.5 s), and a short ramp still runs its users
+            self._adjust(owned_count(int(math.ceil(level - 1e-9)), ctx.worker_id, ctx.workers))
             await sleep_or_stop(ctx, TICK_S)
 
     def _adjust(self, want: int) -> None:
