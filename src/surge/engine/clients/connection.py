@@ -16,16 +16,8 @@ from .errors import PROTOCOL, RESET, RequestFailure
 _perf_ns = time.perf_counter_ns
 
 
-class RawResponse:
-    __slots__ = ("status", "headers", "body", "end_ns", "keep_alive", "set_cookies")
-
-    def __init__(self, status: int, headers: list, body: bytes, end_ns: int, keep_alive: bool, set_cookies):
-        self.status = status
-        self.headers = headers
-        self.body = body
-        self.end_ns = end_ns
-        self.keep_alive = keep_alive
-        self.set_cookies = set_cookies
+#: what a completed response resolves its future with (a tuple: cheaper than an object per request)
+RESPONSE = ("status", "headers", "body", "end_ns", "set_cookies")
 
 
 class Connection(asyncio.Protocol):
@@ -135,8 +127,9 @@ class Connection(asyncio.Protocol):
         fut, self._fut = self._fut, None
         if keep_alive is None:
             keep_alive = self._parser.should_keep_alive()
-        body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
-        raw = RawResponse(self._status, self._headers, body, end, keep_alive, self._set_cookies)
+        chunks = self._body
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        raw = (self._status, self._headers, body, end, self._set_cookies)  # see RESPONSE
         self._reset_message()
         if not keep_alive:
             self.closed = True

@@ -16,7 +16,7 @@ from http.cookies import SimpleCookie
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from ...metrics.recorder import Recorder
-from .connection import Connection, RawResponse
+from .connection import Connection
 from .errors import CONNECT, TIMEOUT, RequestFailure
 from .response import Response, status_failed
 
@@ -102,8 +102,8 @@ class HttpClient:
         self.cookies: dict[str, str] = {}
         self._idle: dict[tuple, list[Connection]] = {}
         self._cache: dict[tuple[str, str], bytes] = {}
+        self._plain: dict[tuple, tuple] = {}  # (method, path, name) -> (origin, target, series, bytes)
         self._cache_headers: dict[str, str] = dict(self.headers)  # what the cached bytes carry
-        self._head_cache: dict[tuple, bytes] = {}
         #: open workloads: the scheduled start of the current iteration, for its first request
         self.intended_ns = 0
 
@@ -142,9 +142,20 @@ class HttpClient:
                        name: str | None = None, timeout: float | None = None, expect_status=None,
                        catch_response: bool = False, allow_redirects: bool | None = None) -> Response:
         ctx = self._ctx
-        origin, target = self._resolve(path, params)
-        series = ctx.recorder.series(method, name or target.partition("?")[0])
-        payload = self._build(method, origin, target, json, data, headers)
+        if params is None and json is None and data is None and headers is None and not self.cookies:
+            # the common case: one dict lookup gives the target, the series and the request bytes
+            if self.headers != self._cache_headers:  # mutated in place (a token set after login)
+                self._plain.clear()
+                self._cache.clear()
+                self._cache_headers = dict(self.headers)
+            plain = self._plain.get((method, path, name))
+            if plain is None:
+                plain = self._plain_request(method, path, name)
+            origin, target, series, payload = plain
+        else:
+            origin, target = self._resolve(path, params)
+            series = ctx.recorder.series(method, name or target.partition("?")[0])
+            payload = self._build(method, origin, target, json, data, headers)
         timeout_s = ctx.timeout_s if timeout is None else timeout
         follow = ctx.follow_redirects if allow_redirects is None else allow_redirects
         start = self.intended_ns
@@ -155,42 +166,53 @@ class HttpClient:
         series.requests += 1
         series.bytes_sent += len(payload)
         try:
-            raw = await self._exchange(origin, payload, method == "HEAD", timeout_s)
+            status, raw_headers, body, end_ns, set_cookies = await self._exchange(
+                origin, payload, method == "HEAD", timeout_s)
             for _ in range(_MAX_REDIRECTS if follow else 0):
-                if raw.status not in (301, 302, 303, 307, 308):
+                if status not in (301, 302, 303, 307, 308):
                     break
-                location = _header(raw.headers, b"location")
+                location = _header(raw_headers, b"location")
                 if location is None:
                     break
-                method2 = "GET" if raw.status == 303 or (raw.status in (301, 302) and method == "POST") else method
+                if set_cookies:
+                    self._store_cookies(set_cookies)
+                method2 = "GET" if status == 303 or (status in (301, 302) and method == "POST") else method
                 origin, target = self._resolve(urljoin(target, location), None)
-                body = (json, data) if method2 == method else (None, None)
-                raw = await self._exchange(origin, self._build(method2, origin, target, *body, headers),
-                                           method2 == "HEAD", timeout_s)
+                content = (json, data) if method2 == method else (None, None)
+                status, raw_headers, body, end_ns, set_cookies = await self._exchange(
+                    origin, self._build(method2, origin, target, *content, headers), method2 == "HEAD", timeout_s)
         except RequestFailure as failure:
             if failure.kind == TIMEOUT:
                 series.latencies_us.append(int(timeout_s * 1_000_000))
             series.fail(failure.kind, failure.message)
-            return Response(method, target, series.name, series, error=f"{failure.kind}: {failure.message}",
-                            failed=True)
+            return Response(method, target, series.name, series, 0, None, b"", 0.0,
+                            f"{failure.kind}: {failure.message}", True)
         except asyncio.CancelledError:
             series.requests -= 1
             series.cancelled += 1
             raise
-        latency_us = (raw.end_ns - start) // 1000
+        latency_us = (end_ns - start) // 1000
         series.latencies_us.append(latency_us)
         if ctx.open_workload:
-            series.service_us.append((raw.end_ns - sent) // 1000)
-        series.bytes_received += len(raw.body)
-        if raw.set_cookies:
-            self._store_cookies(raw.set_cookies)
-        resp = Response(method, target, series.name, series, raw.status, raw.headers, raw.body,
-                        latency_us / 1000.0, deferred=catch_response)
-        if status_failed(raw.status, expect_status):
-            resp.failure(f"HTTP {raw.status}", "status")
+            series.service_us.append((end_ns - sent) // 1000)
+        series.bytes_received += len(body)
+        if set_cookies:
+            self._store_cookies(set_cookies)
+        resp = Response(method, target, series.name, series, status, raw_headers, body,
+                        latency_us / 1000.0, None, False, catch_response)
+        if (status >= 400) if expect_status is None else status_failed(status, expect_status):
+            resp.failure(f"HTTP {status}", "status")
         return resp
 
     # -- internals --------------------------------------------------------------------------
+    def _plain_request(self, method: str, path: str, name: str | None) -> tuple:
+        origin, target = self._resolve(path, None)
+        series = self._ctx.recorder.series(method, name or target.partition("?")[0])
+        entry = (origin, target, series, self._build(method, origin, target, None, None, None))
+        if len(self._plain) < 256:
+            self._plain[(method, path, name)] = entry
+        return entry
+
     def _resolve(self, path: str, params) -> tuple[tuple, str]:
         if path.startswith(("http://", "https://")):
             parts = urlsplit(path)
@@ -240,7 +262,8 @@ class HttpClient:
             self._cache[(method, target)] = payload
         return payload
 
-    async def _exchange(self, origin: tuple, payload: bytes, head: bool, timeout_s: float) -> RawResponse:
+    async def _exchange(self, origin: tuple, payload: bytes, head: bool, timeout_s: float) -> tuple:
+        """Send one request on an idle (or new) connection; the response as a RESPONSE tuple."""
         conn = self._idle_connection(origin) or await self._connect(origin, timeout_s)
         ctx = self._ctx
         fut = ctx.loop.create_future()
@@ -254,10 +277,13 @@ class HttpClient:
             raise
         finally:
             ctx.inflight.pop(fut, None)
-        if not conn.closed:
-            self._idle.setdefault(origin, []).append(conn)
-        else:
+        if conn.closed:
             conn.abort()
+        else:
+            idle = self._idle.get(origin)
+            if idle is None:
+                idle = self._idle[origin] = []
+            idle.append(conn)
         return raw
 
     def _idle_connection(self, origin: tuple) -> Connection | None:
