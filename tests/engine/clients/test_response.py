@@ -145,6 +145,17 @@ def test_catch_response_request_can_still_be_awaited(target):
     assert only_error(drive(target.url, body)) == (CHECK, "late")
 
 
+def test_catch_response_awaited_without_async_with_commits_at_once(target):
+    """Regression: awaited (not ``async with``), the deferred verdict was never committed, so a
+    503 went uncounted."""
+    async def body(client, recorder):
+        resp = await client.get("/status/503", catch_response=True)
+        assert resp.failed
+        return recorder.series("GET", "/status/503")
+
+    assert only_error(drive(target.url, body))[0] == "status"
+
+
 def test_response_reading(target):
     async def body(client, recorder):
         return await client.get("/echo?x=1")

@@ -349,7 +349,13 @@ class _CaughtRequest:
         self._resp: Response | None = None
 
     def __await__(self):
-        return self._coro.__await__()
+        return self._now().__await__()
+
+    async def _now(self) -> Response:
+        """Awaited without ``async with``: nothing would commit the verdict later, so commit it now."""
+        resp = await self._coro
+        await resp.__aexit__(None, None, None)
+        return resp
 
     async def __aenter__(self) -> Response:
         self._resp = await self._coro
