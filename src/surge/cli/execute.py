@@ -10,18 +10,16 @@ import asyncio
 import os
 import shutil
 import signal
-import sys
-import traceback
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import click
 from rich.console import Console
 
 from ..config import settle
 from ..engine.run import Run
 from ..engine.scenario import load_scenario
-from ..model.errors import ConfigError, ExitCode, SurgeError
+from ..model.errors import ConfigError
 from ..model.events import IntervalStats
 from ..model.summary import HistoryRow
 from ..outputs.results import ResultsWriter, default_out_dir
@@ -70,8 +68,6 @@ def execute(cli_options: dict, env: dict | None = None, cwd: Path | None = None)
 def _history_to(writer: ResultsWriter):
     def observe(event) -> None:
         if isinstance(event, IntervalStats):
-            import time
-
             now = time.time()
             rows = [HistoryRow(now, event.elapsed_s, event.users, event.stage, w, c) for w, c in event.endpoints]
             rows.append(HistoryRow(now, event.elapsed_s, event.users, event.stage, event.window, event.cumulative))
