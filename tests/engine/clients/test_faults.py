@@ -140,3 +140,45 @@ def test_cancelled_request_is_counted_as_cancelled_not_failed(target):
     stats = target.stats()
     assert stats["requests"]["GET /hang"] == series.requests + series.cancelled == 1
     assert stats["connections"]["accepted"] == 2
+
+
+def test_a_request_cancelled_while_connecting_is_not_counted(target):
+    """Cancelled before anything was sent (the connect had not finished): the server saw nothing,
+    so it is neither a request nor ``cancelled`` (DESIGN: requests + cancelled = what the server got)."""
+    import asyncio
+    import socket
+
+    from surge.engine.clients.http import ClientContext, HttpClient
+    from surge.metrics.recorder import Recorder
+
+    # a listening socket that never accepts, with a full backlog, keeps connect() pending
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen(0)
+    port = blocker.getsockname()[1]
+    fillers = []
+    try:
+        for _ in range(8):  # fill the accept queue so further SYNs go unanswered
+            f = socket.socket()
+            f.setblocking(False)
+            f.connect_ex(("127.0.0.1", port))
+            fillers.append(f)
+
+        async def main():
+            recorder = Recorder()
+            client = HttpClient(ClientContext(f"http://127.0.0.1:{port}", recorder, connect_timeout_s=5))
+            task = asyncio.ensure_future(client.get("/ok"))
+            await asyncio.sleep(0.2)
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+            return recorder.series("GET", "/ok")
+
+        series = asyncio.run(main())
+    finally:
+        for f in fillers:
+            f.close()
+        blocker.close()
+    assert (series.requests, series.cancelled, series.failures) == (0, 0, 0)

@@ -106,6 +106,8 @@ class HttpClient:
         self._cache_headers: dict[str, str] = dict(self.headers)  # what the cached bytes carry
         #: open workloads: the scheduled start of the current iteration, for its first request
         self.intended_ns = 0
+        #: the task whose connect is under way (cancelled then, its request was never sent)
+        self._connecting: asyncio.Task | None = None
 
     # -- verbs ------------------------------------------------------------------------------
     def get(self, path: str, **kw):
@@ -189,7 +191,10 @@ class HttpClient:
                             f"{failure.kind}: {failure.message}", True)
         except asyncio.CancelledError:
             series.requests -= 1
-            series.cancelled += 1
+            if self._connecting is not None and self._connecting is asyncio.current_task():
+                self._connecting = None  # cancelled while connecting: nothing was sent, nothing to count
+            else:
+                series.cancelled += 1
             raise
         latency_us = (end_ns - start) // 1000
         series.latencies_us.append(latency_us)
@@ -298,17 +303,27 @@ class HttpClient:
         ctx = self._ctx
         scheme, host, port = origin
         tls = scheme == "https"
+        self._connecting = asyncio.current_task()
         try:
             _, conn = await asyncio.wait_for(
                 ctx.loop.create_connection(lambda: Connection(origin), host, port,
                                            ssl=ctx.ssl_context() if tls else None,
                                            server_hostname=host if tls else None),
                 min(ctx.connect_timeout_s, timeout_s))
+            self._connecting = None
         except asyncio.TimeoutError:
+            self._connecting = None
             raise RequestFailure(CONNECT, f"connect to {host}:{port} timed out") from None
+        except ssl.SSLCertVerificationError as exc:
+            self._connecting = None
+            why = f"{exc.reason}: {exc.verify_message}" if exc.verify_message else (exc.reason or str(exc))
+            raise RequestFailure(CONNECT, f"TLS certificate of {host}:{port} not trusted ({why}); "
+                                          "--insecure skips verification") from exc
         except ssl.SSLError as exc:
+            self._connecting = None
             raise RequestFailure(CONNECT, f"TLS handshake with {host}:{port} failed: {exc.reason or exc}") from exc
         except OSError as exc:
+            self._connecting = None
             reason = exc.strerror or str(exc) or type(exc).__name__
             raise RequestFailure(CONNECT, f"cannot connect to {host}:{port}: {reason}") from exc
         sock = conn.transport.get_extra_info("socket")
