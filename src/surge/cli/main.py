@@ -31,37 +31,37 @@ Exit codes: 0 passed, 1 thresholds failed, 2 usage or configuration error,
 
 def _workload_options(fn):
     options = [
-        click.option("--host", "-H", help="Target base URL, e.g. http://127.0.0.1:8000 (default: the user class's host)."),
-        click.option("--profile", "-p", help="Built-in load profile: smoke, load, baseline, peak, stress, spike, soak, ramp."),
-        click.option("--users", "-u", help="Concurrent virtual users (closed workload); scales a profile's peak."),
-        click.option("--spawn-rate", "-r", help="Users started per second (default: all within 1 s)."),
-        click.option("--rate", help="Iterations per second (open workload); scales a profile's peak."),
-        click.option("--max-users", help="Open workload: cap on concurrent virtual users (default max(100, 10 x rate))."),
-        click.option("--duration", "-d", help="Run length (default 1m); with --profile, stretches the whole profile."),
-        click.option("--processes", help="Worker processes (default: the CPUs this process may use)."),
-        click.option("--tags", "-T", multiple=True, help="Only run tasks with one of these tags (repeat or comma-separate)."),
-        click.option("--exclude-tags", "-E", multiple=True, help="Skip tasks with one of these tags."),
-        click.option("--user-classes", multiple=True, help="Only run these user classes."),
-        click.option("--timeout", help="Request timeout (default 30s)."),
-        click.option("--connect-timeout", help="TCP/TLS connect timeout (default 10s)."),
-        click.option("--graceful-stop", help="Time in-flight requests get at the end (default 5s)."),
-        click.option("--interval", help="Snapshot and history interval (default 1s)."),
-        click.option("--health", help="Path polled before the run starts, e.g. /health."),
-        click.option("--health-timeout", help="How long --health waits for the target (default 30s)."),
-        click.option("--out", "-o", help="Results folder (default results/<scenario>-<profile>-<UTC time>/)."),
+        click.option("--host", "-H", metavar="URL", help="Target base URL, e.g. http://127.0.0.1:8000 (default: the user class's host)."),
+        click.option("--profile", "-p", metavar="NAME", help="Built-in load profile: smoke, load, baseline, peak, stress, spike, soak, ramp."),
+        click.option("--users", "-u", metavar="N", help="Concurrent virtual users (closed workload); scales a profile's peak."),
+        click.option("--spawn-rate", "-r", metavar="PER_S", help="Users started per second (default: all within 1 s)."),
+        click.option("--rate", metavar="PER_S", help="Iterations per second (open workload); scales a profile's peak."),
+        click.option("--max-users", metavar="N", help="Open workload: cap on concurrent virtual users (default max(100, 10 x rate))."),
+        click.option("--duration", "-d", metavar="DURATION", help="Run length (default 1m); with --profile, stretches the whole profile."),
+        click.option("--processes", metavar="N", help="Worker processes (default: the CPUs this process may use)."),
+        click.option("--tags", "-T", metavar="TAG", multiple=True, help="Only run tasks with one of these tags (repeat or comma-separate)."),
+        click.option("--exclude-tags", "-E", metavar="TAG", multiple=True, help="Skip tasks with one of these tags."),
+        click.option("--user-classes", metavar="CLASS", multiple=True, help="Only run these user classes."),
+        click.option("--timeout", metavar="DURATION", help="Request timeout (default 30s)."),
+        click.option("--connect-timeout", metavar="DURATION", help="TCP/TLS connect timeout (default 10s)."),
+        click.option("--graceful-stop", metavar="DURATION", help="Time in-flight requests get at the end (default 5s)."),
+        click.option("--interval", metavar="DURATION", help="Snapshot and history interval (default 1s)."),
+        click.option("--health", metavar="PATH", help="Path polled before the run starts, e.g. /health."),
+        click.option("--health-timeout", metavar="DURATION", help="How long --health waits for the target (default 30s)."),
+        click.option("--out", "-o", metavar="DIR", help="Results folder (default results/<scenario>-<profile>-<UTC time>/)."),
         click.option("--insecure", is_flag=True, default=None, help="Skip TLS certificate verification."),
         click.option("--follow-redirects", is_flag=True, default=None, help="Follow 3xx redirects."),
-        click.option("--header", "headers", multiple=True, help="Extra header for every request: 'Name: value'."),
-        click.option("--threshold", multiple=True, help="SLA threshold 'TARGET: STAT OP VALUE', e.g. 'GET /v1/facts: p95<50ms'."),
-        click.option("--thresholds", "thresholds_file", help="TOML file with a [thresholds] table."),
+        click.option("--header", "headers", metavar="'NAME: VALUE'", multiple=True, help="Extra header for every request: 'Name: value'."),
+        click.option("--threshold", metavar="'TARGET: EXPR'", multiple=True, help="SLA threshold 'TARGET: STAT OP VALUE', e.g. 'GET /v1/facts: p95<50ms'."),
+        click.option("--thresholds", "thresholds_file", metavar="FILE", help="TOML file with a [thresholds] table."),
         click.option("--abort-on-fail", is_flag=True, default=None, help="Abort the run as soon as a threshold fails."),
-        click.option("--abort-grace", help="No abort before this much time has passed."),
+        click.option("--abort-grace", metavar="DURATION", help="No abort before this much time has passed."),
         click.option("--until-break", is_flag=False, flag_value="5000", default=None, metavar="[MAX_USERS]",
                      help="stress profile: keep stepping up (to MAX_USERS, default 5000) until a threshold breaks."),
         click.option("--shape", is_flag=True, default=None, help="Let the scenario's LoadTestShape drive the users."),
         click.option("--live", type=click.Choice(["auto", "rich", "lines", "off"]), default=None,
                      help="Live view: rich (terminal), lines (CI logs), off. Default auto."),
-        click.option("--config", help="Config file (default surge.toml, or [tool.surge] in pyproject.toml)."),
+        click.option("--config", metavar="FILE", help="Config file (default surge.toml, or [tool.surge] in pyproject.toml)."),
         click.option("--debug", is_flag=True, default=None, help="Show tracebacks."),
     ]
     for option in reversed(options):
@@ -90,12 +90,13 @@ def run_command(scenario: str, **options) -> None:
 
 
 @cli.command("demo")
-@click.option("--duration", "-d", help="How long the smoke run lasts (default 30s).")
-@click.option("--users", "-u", help="Virtual users (default 5, the smoke profile).")
-@click.option("--processes", help="Worker processes (default: the CPUs this process may use).")
-@click.option("--out", "-o", help="Results folder (default results/demo-smoke-<UTC time>/).")
-@click.option("--live", type=click.Choice(["auto", "rich", "lines", "off"]), default=None)
-@click.option("--debug", is_flag=True, default=None)
+@click.option("--duration", "-d", metavar="DURATION", help="How long the smoke run lasts (default 30s).")
+@click.option("--users", "-u", metavar="N", help="Virtual users (default 5, the smoke profile).")
+@click.option("--processes", metavar="N", help="Worker processes (default: the CPUs this process may use).")
+@click.option("--out", "-o", metavar="DIR", metavar="DIR", help="Results folder (default results/corrections-smoke-<UTC time>/).")
+@click.option("--live", type=click.Choice(["auto", "rich", "lines", "off"]), default=None,
+              help="Live view: rich (terminal), lines (CI logs), off. Default auto.")
+@click.option("--debug", is_flag=True, default=None, help="Show tracebacks.")
 def demo_command(**options) -> None:
     """Start the built-in sample API on 127.0.0.1, run the example scenario against it under the
     smoke profile with the sample SLA thresholds, write the results and stop the API."""
