@@ -93,7 +93,7 @@ def run_command(scenario: str, **options) -> None:
 @click.option("--duration", "-d", metavar="DURATION", help="How long the smoke run lasts (default 30s).")
 @click.option("--users", "-u", metavar="N", help="Virtual users (default 5, the smoke profile).")
 @click.option("--processes", metavar="N", help="Worker processes (default: the CPUs this process may use).")
-@click.option("--out", "-o", metavar="DIR", metavar="DIR", help="Results folder (default results/corrections-smoke-<UTC time>/).")
+@click.option("--out", "-o", metavar="DIR", help="Results folder (default results/corrections-smoke-<UTC time>/).")
 @click.option("--live", type=click.Choice(["auto", "rich", "lines", "off"]), default=None,
               help="Live view: rich (terminal), lines (CI logs), off. Default auto.")
 @click.option("--debug", is_flag=True, default=None, help="Show tracebacks.")
