@@ -81,3 +81,27 @@ def test_a_killed_worker_is_reported_lost_and_the_run_goes_on(runner, target):
     # the survivor's requests all arrived; the dead worker's last interval is lost with it
     assert 0 < outcome.endpoint("GET", "/ok").requests <= target.stats()["requests"]["GET /ok"]
     assert worker_processes() == []
+
+
+
+def test_setup_data_that_cannot_reach_worker_processes_is_a_clear_scenario_error(runner, target):
+    """DESIGN: what setup() returns must be JSON- or pickle-able; say so instead of an internal error."""
+    import pytest
+
+    from surge.engine.launchers import ProcessLauncher
+    from surge.model.errors import ScenarioError
+
+    with pytest.raises(ScenarioError, match=r"setup\(\) returned a value worker processes cannot receive"):
+        runner.run("""
+            import threading
+            from surge import HttpUser, task
+
+            def setup(host):
+                return {"lock": threading.Lock()}   # cannot be pickled
+
+            class U(HttpUser):
+                @task
+                async def ok(self):
+                    await self.client.get("/ok")
+        """, target.url, launcher=ProcessLauncher(), users=1, duration="1s", processes=2)
+    assert target.stats()["requests_total"] == 0  # no load started

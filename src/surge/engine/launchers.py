@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing as mp
 import os
+import pickle
 import signal
 import traceback
 from collections.abc import Callable
@@ -139,6 +140,11 @@ class ProcessLauncher:
         self._finished: asyncio.Event | None = None
 
     async def start(self, plan: TestPlan, data: Any, on_snapshot: OnSnapshot, on_lost: OnLost) -> None:
+        try:
+            pickle.dumps(data)
+        except Exception as exc:  # what setup() returned must travel to every worker process
+            raise ScenarioError(f"setup() returned a value worker processes cannot receive: {exc}",
+                                "return JSON- or pickle-able data (ids, tokens), not connections or clients") from exc
         ctx = mp.get_context("spawn")
         n = plan.processes
         self._on_snapshot, self._on_lost = on_snapshot, on_lost
