@@ -10,7 +10,7 @@ import json as _json
 from typing import Any
 
 from ...metrics.recorder import Series
-from .errors import CHECK, STATUS
+from .errors import CHECK
 
 _MISSING = object()
 
@@ -168,5 +168,3 @@ def status_failed(status: int, expect_status) -> bool:
     wanted = (expect_status,) if isinstance(expect_status, int) else expect_status
     return status not in wanted
 
-
-STATUS_KIND = STATUS
