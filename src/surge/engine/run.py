@@ -205,10 +205,11 @@ class Run:
         for r in failing:
             label = f"{r.target}: {r.expression}"
             abort = (r.abort_on_fail and elapsed >= plan.abort_grace_s) or plan.until_break is not None
-            if label not in self._breached or abort:
+            stops_run = abort and self.state is RunState.RUNNING
+            if label not in self._breached or stops_run:  # announce once, and the breach that stops the run
                 self._breached.add(label)
-                self.emit(ThresholdBreached(r, elapsed, aborting=abort and self.state is RunState.RUNNING))
-            if abort and self.state is RunState.RUNNING:
+                self.emit(ThresholdBreached(r, elapsed, aborting=stops_run))
+            if stops_run:
                 if plan.until_break is not None:
                     self._breaking_point = {"users": sum(self._users.values()), "elapsed_s": round(elapsed, 3),
                                             "threshold": label, "actual": r.actual}
@@ -218,7 +219,7 @@ class Run:
 
     async def _call_hook(self, hook, name: str, *extra) -> Any:
         if hook is None:
-            return extra[0] if extra and name == "setup" else None
+            return None
         params = len(inspect.signature(hook).parameters)
         args = (self.plan.host, *extra)[:params]
         try:
