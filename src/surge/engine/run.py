@@ -189,8 +189,9 @@ class Run:
         results = self.judge(stats, elapsed) if plan.thresholds else []
         failing = [r for r in results if not r.passed and r.actual is not None]
         self._react_to(failing, elapsed)
-        cumulative = {key: t.stats(*key, elapsed) for key, t in stats.series.items()}
-        endpoints = tuple((w.stats(*key, span), cumulative[key]) for key, w in sorted(window.items()))
+        # only series with traffic in this interval: the percentiles cost ~0.25 ms a series
+        endpoints = tuple((w.stats(*key, span), stats.series[key].stats(*key, elapsed))
+                          for key, w in sorted(window.items()))
         self.emit(IntervalStats(
             elapsed_s=elapsed, duration_s=plan.duration_s, stage=max(stage, 0), stages=len(stages),
             users=sum(self._users.values()), target=level_at(stages, elapsed) if stages else 0.0,
