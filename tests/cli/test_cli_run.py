@@ -6,6 +6,7 @@ case, ``--abort-on-fail`` cutting a run short, and credentials that never reach 
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -160,6 +161,23 @@ def test_abort_on_fail_stops_the_run_early(tmp_path, target):
     assert_all_files(tmp_path)
 
 
+@contextlib.contextmanager
+def surge_in_background(args: list[str], cwd: Path, *, own_group: bool = False):
+    """``surge`` running beside the test; killed (with its process group, when it has its own) if
+    the test leaves it running, so a failing assertion never leaks a load generator."""
+    proc = subprocess.Popen(args, cwd=cwd, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=own_group)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            if own_group:
+                os.killpg(proc.pid, signal.SIGKILL)
+            else:
+                proc.kill()
+            proc.communicate()
+
+
 def wait_for_load(target, requests: int = 10, timeout_s: float = 20) -> None:
     deadline = time.monotonic() + timeout_s
     while target.stats()["requests_total"] < requests:
@@ -170,17 +188,12 @@ def wait_for_load(target, requests: int = 10, timeout_s: float = 20) -> None:
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_signal_interrupts_the_run_and_results_are_still_written(tmp_path, target, signum, code):
-    proc = subprocess.Popen(surge_args(tmp_path, target.url, "--users", "3", "--duration", "60s",
-                                       "--threshold", "GET /ok: p50 < 0.001ms"),
-                            cwd=tmp_path, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    args = surge_args(tmp_path, target.url, "--users", "3", "--duration", "60s",
+                      "--threshold", "GET /ok: p50 < 0.001ms")
+    with surge_in_background(args, tmp_path) as proc:
         wait_for_load(target)
         proc.send_signal(signum)
         stdout, stderr = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert proc.returncode == code, stderr  # interrupted wins over the failed threshold
     assert "Traceback" not in stderr
     assert_all_files(tmp_path)
@@ -197,19 +210,12 @@ def test_sigterm_to_the_process_group_leaves_the_workers_to_the_coordinator(tmp_
     worker processes used to die of the SIGTERM at once, taking their unsent intervals with them
     (reported as 2 workers lost, about half the requests missing). Now they leave the group and
     the coordinator stops them gracefully, so the counts still equal the server's."""
-    proc = subprocess.Popen(surge_args(tmp_path, target.url, "--users", "4", "--duration", "60s",
-                                       "--processes", "2"),
-                            cwd=tmp_path, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
-    try:
+    args = surge_args(tmp_path, target.url, "--users", "4", "--duration", "60s", "--processes", "2")
+    with surge_in_background(args, tmp_path, own_group=True) as proc:
         wait_for_load(target, requests=100)
         time.sleep(1.2)  # into the second interval: snapshots have flowed, one is in progress
         os.killpg(proc.pid, signal.SIGTERM)
         stdout, stderr = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
     assert proc.returncode == 143, stderr
     summary = summary_of(tmp_path)
     assert summary["status"] == "interrupted"
@@ -225,9 +231,8 @@ def test_ctrl_c_during_the_health_preflight_exits_130_at_once(tmp_path):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         host = f"http://127.0.0.1:{sock.getsockname()[1]}"  # nothing listens: the preflight keeps polling
-    proc = subprocess.Popen(surge_args(tmp_path, host, "--health", "/health", "--health-timeout", "30s"),
-                            cwd=tmp_path, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    args = surge_args(tmp_path, host, "--health", "/health", "--health-timeout", "30s")
+    with surge_in_background(args, tmp_path) as proc:
         deadline = time.monotonic() + 20
         while not (tmp_path / "out").is_dir() and time.monotonic() < deadline:  # the CLI has set up the run
             time.sleep(0.05)
@@ -236,10 +241,6 @@ def test_ctrl_c_during_the_health_preflight_exits_130_at_once(tmp_path):
         signalled = time.monotonic()
         stdout, stderr = proc.communicate(timeout=30)
         took = time.monotonic() - signalled
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert proc.returncode == 130, stderr
     assert took < 5, f"{took:.1f} s after Ctrl-C"
     summary = summary_of(tmp_path)
@@ -265,9 +266,7 @@ def test_a_second_ctrl_c_skips_the_graceful_stop_but_not_the_results(tmp_path, t
     args = surge_args(tmp_path, target.url, "--users", "3", "--spawn-rate", "100", "--duration", "60s",
                       "--graceful-stop", "30s", "--timeout", "30s")
     (tmp_path / "scenario.py").write_text(textwrap.dedent(SLOW_SCENARIO))
-    proc = subprocess.Popen(args, cwd=tmp_path, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    try:
+    with surge_in_background(args, tmp_path) as proc:
         wait_for_load(target, requests=3)
         proc.send_signal(signal.SIGINT)  # graceful: would wait ~20 s for the requests in flight
         time.sleep(0.5)
@@ -275,10 +274,6 @@ def test_a_second_ctrl_c_skips_the_graceful_stop_but_not_the_results(tmp_path, t
         hard_at = time.monotonic()
         stdout, stderr = proc.communicate(timeout=30)
         took = time.monotonic() - hard_at
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert proc.returncode == 130, stderr
     assert took < 5, f"{took:.1f} s after the second Ctrl-C"
     assert_all_files(tmp_path)
