@@ -11,7 +11,6 @@ from surge.cli.summary_table import fmt_ms, fmt_pct, print_summary, render_summa
 from surge.model.events import (
     IntervalStats,
     Notice,
-    RunFinished,
     RunStarted,
     StageChanged,
     ThresholdBreached,
@@ -22,6 +21,7 @@ from surge.model.summary import (
     FailureGroup,
     GeneratorInfo,
     Latency,
+    RunResult,
     RunSummary,
     ThresholdResult,
 )
@@ -67,9 +67,9 @@ def summary(**overrides) -> RunSummary:
         failures=(FailureGroup("POST", "/v1/corrections", "status", "HTTP 503", 12),),
         failures_by_kind={"status": 12},
         thresholds=(
-            ThresholdResult("GET /v1/facts", "p95<50ms", 8.2, True),
-            ThresholdResult("*", "error_rate<1%", 0.012, False),
-            ThresholdResult("GET /v1/fcts", "p95<50ms", None, False, "no request matched 'GET /v1/fcts'"),
+            ThresholdResult("GET /v1/facts", "p95<50ms", 8.2, True, stat="p95"),
+            ThresholdResult("*", "error_rate<1%", 0.012, False, stat="error_rate"),
+            ThresholdResult("GET /v1/fcts", "p95<50ms", None, False, "no request matched 'GET /v1/fcts'", stat="p95"),
         ),
         generator=GeneratorInfo(processes=4, workers_lost=0, cpu_percent_max=55.0, saturated=False),
     )
@@ -98,7 +98,7 @@ def test_lines_mode_throttles_and_keeps_first_and_last():
     view.handle(started())
     for second in range(1, 61):
         view.handle(interval(float(second)))
-    view.handle(RunFinished(summary=summary(), out_dir="results/x", exit_code=1))
+    view.finish(RunResult(summary(), {}, 1, "results/x"))
     lines = [ln for ln in buf.getvalue().splitlines() if ln.startswith("[")]
     assert 10 <= len(lines) <= 14
     assert lines[0].startswith("[   1s/1m00s]")
@@ -182,7 +182,7 @@ def test_breach_notice_and_stage_print_above_the_live_frame():
     view = ConsoleView("rich", con)
     view.handle(started())
     view.handle(StageChanged(stage=1, stages=2, elapsed_s=60.0, target=100.0))
-    view.handle(ThresholdBreached(ThresholdResult("*", "p95<5ms", 8.2, False, abort_on_fail=True),
+    view.handle(ThresholdBreached(ThresholdResult("*", "p95<5ms", 8.2, False, abort_on_fail=True, stat="p95"),
                                   elapsed_s=40.0, aborting=True))
     view.handle(Notice("generator saturated"))
     view.close()
@@ -213,11 +213,22 @@ def test_summary_puts_verdict_and_thresholds_before_endpoints():
     assert "Results: results/checkout-load-20240501T120000Z" in out
 
 
-def test_summary_saturation_warning_only_when_saturated():
+def test_saturation_is_said_once_in_the_warnings():
     assert "saturated" not in printed(summary())
     hot = GeneratorInfo(processes=4, workers_lost=1, cpu_percent_max=98.0, saturated=True)
-    out = printed(summary(generator=hot))
-    assert "generator CPU saturated — figures may be skewed" in out and "1 worker lost" in out
+    warning = "generator saturated: worker 2 used >= 90% of a core for 3 intervals in a row (from 12s)"
+    out = printed(summary(generator=hot, warnings=(warning,)))
+    assert out.count("saturated") == 1 and "1 worker lost" in out and "max CPU 98%" in out
+
+
+def test_the_verdict_says_why_the_run_failed_or_errored():
+    out = printed(summary(status="error", thresholds=(), status_reasons=(
+        "no request was sent; likely causes: task U.go calls self.client without await",)))
+    head = out.split("\n\n")[0]
+    assert "ERROR" in head and "no request was sent" in head and "U.go" in head
+    out = printed(summary(status="failed", thresholds=(), status_reasons=(
+        "12 of 1,000 requests failed and no threshold was set (exit 1; ...)",)))
+    assert "12 of 1,000 requests failed" in out.split("\n\n")[0]
 
 
 def test_summary_dropped_iterations_only_for_open_workloads():

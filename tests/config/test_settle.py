@@ -187,6 +187,18 @@ def test_rate_stages_from_file(tmp_path):
 def test_shape_flag(tmp_path):
     w = plan(tmp_path, {"shape": True}).workload
     assert isinstance(w, ClosedWorkload) and w.shape
+    assert w.stages == () and w.shape_duration_s is None  # the shape's own length, found by the engine
+    assert plan(tmp_path, {"shape": True, "duration": "30s"}).workload.shape_duration_s == 30.0  # a cap
+
+
+def test_worker_loss_and_exit_code_on_error(tmp_path):
+    p = plan(tmp_path, {})
+    assert (p.allow_worker_loss, p.exit_code_on_error) == (False, 1)
+    p = plan(tmp_path, {"allow_worker_loss": True, "exit_code_on_error": "0"})
+    assert (p.allow_worker_loss, p.exit_code_on_error) == (True, 0)
+    for bad in ("256", "-1", "x"):
+        with pytest.raises(ConfigError, match="--exit-code-on-error"):
+            plan(tmp_path, {"exit_code_on_error": bad})
 
 
 # -- thresholds ------------------------------------------------------------------------------------------
@@ -246,7 +258,9 @@ BAD_CLI = [
     ({"profile": "load", "spawn_rate": 2}, r"--spawn-rate and --profile are both set"),
     ({"rate": 2, "spawn_rate": 2}, r"--spawn-rate and --rate are both set"),
     ({"max_users": 10}, r"--max-users only caps open workloads"),
-    ({"shape": True, "rate": 3}, r"--shape drives users"),
+    ({"shape": True, "rate": 3}, r"--shape and --rate are both set; drives users"),
+    ({"shape": True, "users": 3}, r"--shape and --users are both set; sets the users itself"),
+    ({"shape": True, "profile": "smoke"}, r"--shape and --profile are both set"),
     ({"until_break": 900}, r"--until-break works with --profile stress only"),
     ({"until_break": 900, "profile": "load"}, r"--until-break works with --profile stress only"),
     ({"until_break": 0, "profile": "stress"}, r"--until-break 0 is not a whole number"),

@@ -19,11 +19,11 @@ import pytest
 
 from surge.config import settle
 from surge.engine.launchers import InProcessLauncher, Launcher
-from surge.engine.run import Run, RunResult
+from surge.engine.run import Run
 from surge.engine.scenario import load_scenario
 from surge.model.plan import TestPlan
-from surge.model.summary import EndpointStats
-from surge.thresholds import evaluate
+from surge.model.summary import EndpointStats, RunResult
+from surge.thresholds import ThresholdJudge
 
 RUN_GUARD_S = 60.0  # no single run in these tests may take longer than this
 
@@ -63,16 +63,33 @@ def plan_for(folder: Path, scenario: Path, host: str, **options) -> TestPlan:
     return settle(cli, {}, Path(folder))
 
 
+class Watch:
+    """An output (``surge.outputs.base``) that calls ``fn`` with every event: a test's observer."""
+
+    def __init__(self, fn: Callable) -> None:
+        self.fn = fn
+        self.result: RunResult | None = None
+
+    def handle(self, event) -> None:
+        self.fn(event)
+
+    def finish(self, result: RunResult) -> None:
+        self.result = result
+
+
 def execute_plan(plan: TestPlan, *, workers: int = 1, launcher: Launcher | None = None,
-                 observers: tuple[Callable, ...] = (), before: Callable[[Run], None] | None = None,
-                 guard_s: float = RUN_GUARD_S) -> Outcome:
-    """Run ``plan`` to the end (thresholds judged as the CLI judges them) and collect its events."""
+                 observers: tuple[Callable, ...] = (), outputs: tuple = (),
+                 before: Callable[[Run], None] | None = None, guard_s: float = RUN_GUARD_S) -> Outcome:
+    """Run ``plan`` to the end (thresholds judged as the CLI judges them) and collect its events.
+
+    ``observers`` are plain callables given every event; ``outputs`` real output objects."""
     scenario = load_scenario(plan.scenario_path, tags=plan.tags, exclude_tags=plan.exclude_tags,
                              user_classes=plan.user_classes)
+    if launcher is None and workers != plan.processes:
+        plan = plan.replace(processes=workers)  # the workers split the plan as worker processes would
     events: list = []
-    run = Run(plan, scenario, launcher=launcher or InProcessLauncher(workers=workers),
-              judge=lambda stats, elapsed: evaluate(plan.thresholds, stats, elapsed),
-              observers=[events.append, *observers])
+    run = Run(plan, scenario, launcher=launcher or InProcessLauncher(),
+              outputs=[ThresholdJudge.for_plan(plan), Watch(events.append), *map(Watch, observers), *outputs])
 
     async def main() -> RunResult:
         if before is not None:
@@ -99,11 +116,12 @@ class Runner:
         return execute_plan(plan, **kw)
 
     def run(self, source: str, host: str, *, workers: int = 1, launcher: Launcher | None = None,
-            observers: tuple[Callable, ...] = (), before: Callable[[Run], None] | None = None,
-            **options) -> Outcome:
+            observers: tuple[Callable, ...] = (), outputs: tuple = (),
+            before: Callable[[Run], None] | None = None, **options) -> Outcome:
         """Write ``source``, settle ``options`` (CLI keys) and run: the common case in one call."""
         plan = self.plan(self.write(source), host, **options)
-        return execute_plan(plan, workers=workers, launcher=launcher, observers=observers, before=before)
+        return execute_plan(plan, workers=workers, launcher=launcher, observers=observers, outputs=outputs,
+                            before=before)
 
 
 @pytest.fixture

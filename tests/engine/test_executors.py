@@ -6,6 +6,7 @@ used. Plans last well under a second, so the executors' real timers can be check
 from __future__ import annotations
 
 import asyncio
+import sys
 import math
 import time
 import types
@@ -196,7 +197,7 @@ def test_stop_user_ends_that_user_only():
     assert calls[0] > 3 and calls[2] > 3
     assert alive_mid == 2  # and are not replaced
     assert sorted(u for e, u, _ in log if e == "stop") == [0, 1, 2, 3]  # on_stop still runs
-    assert not ctx.recorder.task_errors  # StopUser is not a failure
+    assert task_errors(ctx.recorder) == {}  # StopUser is not a failure
 
 
 def test_task_exceptions_are_recorded_and_the_user_goes_on():
@@ -219,18 +220,40 @@ def test_task_exceptions_are_recorded_and_the_user_goes_on():
         async def never(self):
             calls["never"] += 1
 
-    async def main():
-        ctx = make_ctx([Faulty, BadStart], ClosedWorkload(stages))
-        await run_sampled(ClosedExecutor(ctx), ctx)
-        return ctx.recorder.task_errors
+    class Exits(User):
+        @task
+        async def bail(self):
+            calls["bail"] += 1
+            sys.exit(3)  # must end this iteration only, as any exception would
 
-    errors = asyncio.run(main())
-    # the weighted cycle [0, 1] makes users 0 and 2 Faulty, user 1 BadStart
+    async def main():
+        ctx = make_ctx([Faulty, BadStart, Exits], ClosedWorkload(stages))
+        await run_sampled(ClosedExecutor(ctx), ctx)
+        return ctx.recorder
+
+    recorder = asyncio.run(main())
+    errors = task_errors(recorder)
+    # the weighted cycle [0, 1, 2] makes user 0 Faulty, user 1 BadStart, user 2 Exits
     assert calls["never"] == 0
-    assert errors[("on_start", "RuntimeError: no login")] == 1
-    assert calls[0] > 3 and calls[2] > 3
-    assert errors[("explode", "ValueError: boom 0")] == calls[0] + calls[2]
-    assert set(errors) == {("on_start", "RuntimeError: no login"), ("explode", "ValueError: boom 0")}
+    assert errors[("BadStart.on_start", "RuntimeError: no login")] == 1
+    assert (recorder.users_started, recorder.users_start_failed) == (2, 1)
+    assert calls[0] > 3 and calls["bail"] > 3  # the user that called sys.exit() went on
+    assert errors[("Faulty.explode", "ValueError: boom 0")] == calls[0]
+    assert errors[("Exits.bail", "SystemExit: sys.exit(3) in a task ends that iteration, not the run")] == calls["bail"]
+    assert len(errors) == 3
+
+
+def task_errors(recorder) -> dict:
+    """{(task, message): count} of the TASK series (task exceptions), flushing the recorder."""
+    series, _ = recorder.flush()
+    out = {}
+    for s in series:
+        if s.method == "TASK":
+            assert s.requests == s.failures  # each raise is one failed, untimed request
+            for kind, message, count in s.errors:
+                assert kind == "exception"
+                out[(s.name, message)] = count
+    return out
 
 
 def test_closed_drain_cancels_what_outlasts_the_graceful_stop():

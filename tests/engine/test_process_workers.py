@@ -50,7 +50,9 @@ def test_two_processes_report_what_the_server_received(runner, target):
     assert outcome.endpoint("GET", "/ok").requests == served["requests"]["GET /ok"] > 0
     assert outcome.endpoint("GET", "/status/404").requests == served["requests"]["GET /status/404"] > 0
     assert summary.failures_by_kind == {"status": served["responses"]["404"]}
-    assert summary.status == "passed" and outcome.result.exit_code == 0
+    assert summary.status == "failed" and outcome.result.exit_code == 1  # 404s failed, no threshold set
+    assert [w.intervals >= 1 and not w.shared for w in summary.generator.workers] == [True, True]
+    assert summary.generator.coordinator is not None
     assert worker_processes() == []  # the launcher reaped its children
 
 
@@ -66,15 +68,19 @@ def test_a_killed_worker_is_reported_lost_and_the_run_goes_on(runner, target):
             os.kill(victims[-1].pid, signal.SIGKILL)
 
     outcome = runner.run(SCENARIO, target.url, users=6, spawn_rate=100, duration="3s", processes=2,
-                         launcher=ProcessLauncher(), observers=(kill_one_worker,))
+                         launcher=ProcessLauncher(), observers=(kill_one_worker,),
+                         threshold=["*: requests > 0"])
 
     summary = outcome.summary
     assert killed, "the run never reached its first interval"
     assert summary.generator.processes == 2
     assert summary.generator.workers_lost == 1
     assert any("lost" in n.message for n in outcome.of_type(Notice)), outcome.of_type(Notice)
-    assert any("worker" in w and "exit" in w for w in summary.warnings), summary.warnings
-    assert summary.status == "passed" and outcome.result.exit_code == 0  # no thresholds: nothing failed
+    # the load was not what was planned: the run cannot pass, and it says which share and why
+    assert summary.status == "error" and outcome.result.exit_code == 3
+    lost = [r for r in summary.status_reasons if r.startswith("worker ")]
+    assert len(lost) == 1 and "1/2 of the planned users" in lost[0] and "exit code -9" in lost[0], lost
+    assert [w.lost is not None for w in summary.generator.workers].count(True) == 1
     assert summary.duration_s >= 2.9  # the survivor ran the plan to its end
     alive = [e.workers_alive for e in outcome.of_type(IntervalStats)]
     assert alive[0] == 2 and alive[-1] == 1, alive

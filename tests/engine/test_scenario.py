@@ -70,7 +70,9 @@ def test_user_classes_and_task_weights(write):
     assert scenario.metrics == []
 
 
-def test_classes_imported_from_other_modules_are_skipped(write):
+def test_user_classes_imported_from_other_modules_count_unless_abstract(write):
+    """As Locust counts them: a class in the module's namespace is a user class of the scenario,
+    wherever it was defined; a base meant only for subclassing says ``abstract = True``."""
     write("helpers.py", """
         from surge import HttpUser, task
 
@@ -78,19 +80,43 @@ def test_classes_imported_from_other_modules_are_skipped(write):
             @task
             async def ping(self):
                 pass
+
+        class Base(HttpUser):
+            abstract = True
+
+            @task
+            async def base_task(self):
+                pass
     """)
     path = write("main_scenario.py", """
         from surge import HttpUser, User, task
-        from helpers import Shared  # a helper beside the scenario is importable
+        from helpers import Base, Shared  # a helper beside the scenario is importable
 
         class Mine(Shared):
             @task(2)
             async def mine(self):
                 pass
+
+        class Derived(Base):
+            pass
     """)
     scenario = load_scenario(path)
-    assert [p.cls.__name__ for p in scenario.user_classes] == ["Mine"]
+    assert [p.cls.__name__ for p in scenario.user_classes] == ["Shared", "Mine", "Derived"]
     assert weights(scenario, "Mine") == {"mine": 2, "ping": 1}
+    assert weights(scenario, "Derived") == {"base_task": 1}
+
+
+def test_a_class_imported_only_from_another_module_is_a_user_class(write):
+    write("users.py", """
+        from surge import HttpUser, task
+
+        class Browser(HttpUser):
+            @task
+            async def browse(self):
+                pass
+    """)
+    path = write("only_imports.py", "from users import Browser\n")
+    assert [p.cls.__name__ for p in load_scenario(path).user_classes] == ["Browser"]
 
 
 def test_tasks_attribute_as_a_list_or_a_dict(write):

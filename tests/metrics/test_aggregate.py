@@ -1,7 +1,8 @@
 """Worker recording -> snapshot bytes -> coordinator aggregation, as a run moves its figures.
 
 Two workers record into their own ``Recorder``; their snapshots cross the wire as bytes and
-``RunStats`` merges them: cumulative totals, per-interval windows, failures, custom metrics.
+``RunStats`` merges them by interval: cumulative totals, per-interval windows, failures,
+custom metrics, late snapshots.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from surge.metrics import aggregate, recorder as recorder_mod
 from surge.metrics.aggregate import AGGREGATED, RunStats
 from surge.metrics.custom import Counter, Rate, Trend
 from surge.metrics.hdr import Histogram
-from surge.metrics.recorder import CAP_WARNING, MAX_SERIES, OTHER, Recorder
+from surge.metrics.recorder import CAP_WARNING, MAX_SERIES, OTHER, TASK, Recorder
 from surge.metrics.snapshot import PROTOCOL_VERSION, Snapshot
 from surge.model.summary import FailureGroup
 
@@ -32,10 +33,10 @@ def request(rec: Recorder, method: str, name: str, latency_ms: float | None, fai
 
 def snapshot(worker_id: int, rec: Recorder, *, interval: int = 0, metrics=(), dropped: int = 0,
              iterations: int = 0) -> Snapshot:
-    series, task_errors, warnings = rec.flush()
+    series, warnings = rec.flush()
     flushed = [m for m in (metric.flush() for metric in metrics) if m is not None]
     return Snapshot(worker_id=worker_id, interval=interval, users=3, series=series, metrics=flushed,
-                    dropped_iterations=dropped, iterations=iterations, task_errors=task_errors, warnings=warnings)
+                    dropped_iterations=dropped, iterations=iterations, warnings=warnings)
 
 
 def wire(snap: Snapshot) -> Snapshot:
@@ -49,8 +50,8 @@ def workers():
         request(a, "GET", "/v1/facts", ms)
     request(a, "GET", "/v1/facts", 40, fail=("status", "HTTP 500"))
     request(a, "POST", "/v1/corrections", 30_000, fail=("timeout", "no response within 30s"))
-    a.task_error("browse", "ValueError: bad id")
-    a.task_error("browse", "ValueError: bad id")
+    a.task_error("Shopper.browse", "ValueError: bad id")
+    a.task_error("Shopper.browse", "ValueError: bad id")
     for ms in (50, 60):
         request(b, "GET", "/v1/facts", ms)
     request(b, "GET", "/v1/facts", None, fail=("connect", "connection refused"))  # counted, not timed
@@ -62,48 +63,95 @@ def workers():
 def test_snapshot_round_trips_through_bytes(workers):
     a, _ = workers
     snap = snapshot(0, a, interval=4, dropped=2, iterations=9)
-    snap.cpu_percent, snap.final = 37.5, True
+    snap.cpu_percent, snap.rss_mb, snap.final = 37.5, 51.25, True
+    snap.users_started, snap.users_start_failed = 3, 1
     back = wire(snap)
     assert back == snap
     assert back.version == PROTOCOL_VERSION
     facts = next(s for s in back.series if s.name == "/v1/facts")
-    assert Histogram.decode(facts.latency).count == 4
+    assert Histogram.from_wire(facts.latency).count == 4
     assert facts.errors == [["status", "HTTP 500", 1]]
+
+
+def test_a_partial_snapshot_carries_no_cpu_figure():
+    snap = Snapshot(worker_id=1, interval=2, users=0, cpu_percent=None)
+    assert wire(snap).cpu_percent is None
 
 
 @pytest.mark.parametrize("version", [PROTOCOL_VERSION + 1, 0, None])
 def test_snapshot_of_another_protocol_version_is_rejected(version):
     data = json.loads(Snapshot(worker_id=0, interval=0, users=0).to_bytes())
-    if version is None:
-        del data["version"]
-    else:
-        data["version"] = version
+    data[0] = version
     with pytest.raises(ValueError, match=f"protocol {version} is not {PROTOCOL_VERSION}"):
         Snapshot.from_bytes(json.dumps(data).encode())
+
+
+@pytest.mark.parametrize("mangle", [
+    lambda d: d[:5],  # too short
+    lambda d: [*d[:1], "zero", *d[2:]],  # worker id not a number
+    lambda d: [*d[:2], -1, *d[3:]],  # negative interval
+    lambda d: [*d[:4], [["GET", "/x"]], *d[5:]],  # a series missing fields
+    lambda d: [*d[:4], [["GET", "/x", None, None, 1, 1, 0, 0, 0, [["bogus-kind", "m", 1]]]], *d[5:]],
+    lambda d: [*d[:4], [["GET", "/x", None, None, True, 0, 0, 0, 0, []]], *d[5:]],  # a bool is not a count
+    lambda d: [*d[:5], [["m", "histogram", "", None, 0, 0, 0]], *d[6:]],  # unknown metric kind
+    lambda d: {"version": PROTOCOL_VERSION},
+    lambda d: [*d[:13], "not a list"],
+])
+def test_a_malformed_snapshot_is_a_value_error_not_a_crash(mangle):
+    data = json.loads(Snapshot(worker_id=0, interval=0, users=0).to_bytes())
+    with pytest.raises(ValueError):
+        Snapshot.from_bytes(json.dumps(mangle(data)).encode())
+    with pytest.raises(ValueError):
+        Snapshot.from_bytes(b"\xff not json")
+    with pytest.raises(ValueError):
+        Snapshot.from_bytes(b"[" * 100_000)  # nested past the recursion limit
 
 
 def test_recorder_flush_starts_a_new_interval(workers):
     a, _ = workers
     first = snapshot(0, a)
-    assert {s.name for s in first.series} == {"/v1/facts", "/v1/corrections"}
-    assert first.task_errors == [["browse", "ValueError: bad id", 2]]
+    assert {(s.method, s.name) for s in first.series} == {
+        ("GET", "/v1/facts"), ("POST", "/v1/corrections"), (TASK, "Shopper.browse")}
+    task = next(s for s in first.series if s.method == TASK)
+    assert (task.requests, task.failures, task.latency) == (2, 2, None)  # counted, failed, not timed
+    assert task.errors == [["exception", "ValueError: bad id", 2]]
     again = snapshot(0, a)
-    assert again.series == [] and again.task_errors == []  # idle series send nothing
+    assert again.series == []  # idle series send nothing
     request(a, "GET", "/v1/facts", 1)
     assert [s.requests for s in snapshot(0, a).series] == [1]
+
+
+def test_a_series_whose_histogram_fails_keeps_its_figures_for_the_next_flush(workers, monkeypatch):
+    a, _ = workers
+    calls = []
+    real = recorder_mod._wire
+
+    def flaky(values):
+        calls.append(len(values))
+        if len(calls) == 1:
+            raise OSError(24, "Too many open files")
+        return real(values)
+
+    monkeypatch.setattr(recorder_mod, "_wire", flaky)
+    series, warnings = a.flush()
+    assert "Too many open files" in warnings[0]
+    sent = {s.name: s.requests for s in series}
+    assert "/v1/facts" not in sent and sent["/v1/corrections"] == 1  # the others went out
+    series, _ = a.flush()
+    assert {s.name: s.requests for s in series} == {"/v1/facts": 4}  # nothing lost
 
 
 # -- merging two workers -----------------------------------------------------------------------------
 def test_cumulative_totals_are_the_sum_of_the_workers(workers):
     a, b = workers
     stats = RunStats()
-    stats.add(wire(snapshot(0, a, dropped=1, iterations=5)))
-    stats.add(wire(snapshot(1, b, dropped=2, iterations=4)))
+    stats.close([wire(snapshot(0, a, dropped=1, iterations=5)), wire(snapshot(1, b, dropped=2, iterations=4))])
 
     facts = stats.series[("GET", "/v1/facts")]
     assert (facts.requests, facts.failures, facts.latency.count) == (7, 2, 6)
     assert (facts.bytes_received, facts.bytes_sent) == (700, 70)
-    assert stats.total.requests == 9 and stats.total.failures == 3
+    assert stats.total.requests == 11 and stats.total.failures == 5  # 2 of them task exceptions
+    assert stats.http_requests == 9
     assert stats.total.latency.count == 8  # every timed request, from both workers
     assert (stats.dropped_iterations, stats.iterations) == (3, 9)
 
@@ -117,15 +165,16 @@ def test_cumulative_totals_are_the_sum_of_the_workers(workers):
     assert e.latency_ms.max == pytest.approx(60, rel=1e-3)
     assert e.latency_ms.mean == pytest.approx(35, rel=1e-3)
     assert e.latency_ms.p50 == pytest.approx(30, rel=1e-3)
-    assert [k for k in by_name] == [("POST", "/v1/corrections"), ("GET", "/v1/facts")]  # sorted by name
+    assert [k for k in by_name] == [("POST", "/v1/corrections"), ("GET", "/v1/facts"),
+                                    ("TASK", "Shopper.browse")]  # sorted by name
 
     total = stats.total_stats(seconds=10)
-    assert (total.method, total.name, total.requests, total.failures) == ("", AGGREGATED, 9, 3)
-    assert total.rps == pytest.approx(0.9) and total.error_rate == pytest.approx(1 / 3)
+    assert (total.method, total.name, total.requests, total.failures) == ("", AGGREGATED, 11, 5)
+    assert total.rps == pytest.approx(1.1) and total.error_rate == pytest.approx(5 / 11)
     assert total.latency_ms.max == pytest.approx(30_000, rel=1e-3)
 
     hists = stats.histograms()
-    assert set(hists) == {"GET /v1/facts", "POST /v1/corrections", "*"}
+    assert set(hists) == {"GET /v1/facts", "POST /v1/corrections", "TASK Shopper.browse", "*"}
     assert Histogram.decode(hists["*"]).count == 8
 
 
@@ -135,35 +184,43 @@ def test_rates_over_zero_seconds_and_empty_series_are_zero():
     assert (e.requests, e.rps, e.error_rate, e.latency_ms.p99) == (0, 0.0, 0.0, 0.0)
 
 
-def test_close_interval_resets_the_window_but_not_the_totals(workers):
+def test_each_interval_has_its_own_window_and_the_totals_keep_everything(workers):
     a, b = workers
     stats = RunStats()
-    stats.add(wire(snapshot(0, a)))
-    stats.add(wire(snapshot(1, b)))
-    window, per_series = stats.close_interval()
-    assert window.requests == 9 and per_series[("GET", "/v1/facts")].requests == 7
+    window = stats.close([wire(snapshot(0, a)), wire(snapshot(1, b))])
+    assert window.total.requests == 11 and window.series[("GET", "/v1/facts")].requests == 7
+    assert window.total.latency.count == 8
 
     request(a, "GET", "/v1/facts", 99)
-    stats.add(wire(snapshot(0, a, interval=1)))
-    window, per_series = stats.close_interval()
-    assert window.requests == 1 and set(per_series) == {("GET", "/v1/facts")}
-    assert per_series[("GET", "/v1/facts")].latency.count == 1
-    assert stats.total.requests == 10  # cumulative keeps everything
+    window = stats.close([wire(snapshot(0, a, interval=1))])
+    assert window.total.requests == 1 and set(window.series) == {("GET", "/v1/facts")}
+    assert window.series[("GET", "/v1/facts")].latency.count == 1
+    assert stats.total.requests == 12  # cumulative keeps everything
 
-    window, per_series = stats.close_interval()
-    assert window.requests == 0 and per_series == {}
+    window = stats.close([])
+    assert window.total.requests == 0 and window.series == {}
+
+
+def test_a_late_snapshot_counts_in_the_totals_only(workers):
+    a, b = workers
+    stats = RunStats()
+    stats.close([wire(snapshot(0, a))])
+    stats.add_late(wire(snapshot(1, b, dropped=4)))
+    assert stats.series[("GET", "/v1/facts")].requests == 7
+    assert stats.total.requests == 11 and stats.total.latency.count == 8
+    assert stats.dropped_iterations == 4
+    assert ("GET", "/v1/facts", "connect", "connection refused") in stats.errors
 
 
 def test_failure_groups_and_kinds(workers):
     a, b = workers
     request(b, "GET", "/v1/facts", 70, fail=("status", "HTTP 500"))
     stats = RunStats()
-    stats.add(wire(snapshot(0, a)))
-    stats.add(wire(snapshot(1, b)))
+    stats.close([wire(snapshot(0, a)), wire(snapshot(1, b))])
     groups = stats.failure_groups()
     assert set(groups[:2]) == {  # the most common first
         FailureGroup("GET", "/v1/facts", "status", "HTTP 500", 2),
-        FailureGroup("", "browse", "exception", "ValueError: bad id", 2),  # task errors: under the task's name
+        FailureGroup(TASK, "Shopper.browse", "exception", "ValueError: bad id", 2),  # under the task's name
     }
     assert FailureGroup("POST", "/v1/corrections", "timeout", "no response within 30s", 1) in groups
     assert FailureGroup("GET", "/v1/facts", "connect", "connection refused", 1) in groups
@@ -175,8 +232,9 @@ def test_warnings_are_passed_on_once():
     a, b = Recorder(), Recorder()
     stats = RunStats()
     for worker_id, rec in enumerate((a, b)):
-        rec.warnings.append("generator saturated")
-        stats.add(wire(snapshot(worker_id, rec)))
+        rec.warn("generator saturated")
+        rec.warn("generator saturated")
+        stats.close([wire(snapshot(worker_id, rec))])
     assert stats.warnings == ["generator saturated"]
 
 
@@ -188,7 +246,7 @@ def test_a_worker_groups_names_beyond_1000_under_other_with_one_warning():
         rec.series("GET", f"/items/{i}").requests += 1
     rec.series("POST", "/late").requests += 1
     rec.series("GET", "/items/3").requests += 1  # a name already known keeps its series
-    series, _, warnings = rec.flush()
+    series, warnings = rec.flush()
     names = {(s.method, s.name): s.requests for s in series}
     assert len([k for k in names if k[1] != OTHER]) == MAX_SERIES
     assert names[("GET", OTHER)] == 25
@@ -196,12 +254,11 @@ def test_a_worker_groups_names_beyond_1000_under_other_with_one_warning():
     assert names[("GET", "/items/3")] == 2
     assert warnings == [CAP_WARNING] and "name=" in CAP_WARNING
     rec.series("GET", "/items/5000").requests += 1
-    assert rec.flush()[2] == []  # warned once per run, not per interval
+    assert rec.flush()[1] == []  # warned once per run, not per interval
 
 
 def test_the_run_caps_names_across_workers(monkeypatch):
-    # each worker stays under its own cap, yet together they exceed the run's (kept small: a
-    # coordinator series holds two 185 kB HDR histograms)
+    # each worker stays under its own cap, yet together they exceed the run's
     cap = 10
     monkeypatch.setattr(recorder_mod, "MAX_SERIES", cap)
     monkeypatch.setattr(aggregate, "MAX_SERIES", cap)
@@ -212,7 +269,7 @@ def test_the_run_caps_names_across_workers(monkeypatch):
             request(rec, "GET", f"/items/{worker_id}-{i}", 5, fail=("status", "HTTP 404") if i == cap - 1 else None)
         snap = wire(snapshot(worker_id, rec))
         assert snap.warnings == []
-        stats.add(snap)
+        stats.close([snap])
     assert len(stats.series) == cap + 1
     other = stats.series[("GET", OTHER)]
     assert other.requests == cap and other.latency.count == cap
@@ -223,7 +280,7 @@ def test_the_run_caps_names_across_workers(monkeypatch):
     rec = Recorder()
     for i in range(cap + 3):
         request(rec, "GET", f"/more/{i}", 5)
-    stats.add(wire(snapshot(0, rec)))
+    stats.close([wire(snapshot(0, rec))])
     assert stats.series[("GET", OTHER)].requests == 2 * cap + 3
     assert stats.warnings == [CAP_WARNING]
 
@@ -240,8 +297,7 @@ def test_custom_metrics_are_aggregated_across_workers():
         counter.add(items)
         per_worker.append((trend, rate, counter))
     stats = RunStats()
-    for worker_id, metrics in enumerate(per_worker):
-        stats.add(wire(snapshot(worker_id, Recorder(), metrics=metrics)))
+    stats.close([wire(snapshot(worker_id, Recorder(), metrics=metrics)) for worker_id, metrics in enumerate(per_worker)])
 
     got = {m.name: m for m in stats.custom_stats(seconds=4)}
     assert list(got) == ["cache_hit", "items", "server_ms"]
@@ -267,7 +323,7 @@ def test_custom_metrics_flush_only_what_was_added():
     assert snap.count == 1 and snap.unit == "s"
     assert trend.flush() is None
     stats = RunStats()
-    stats.add(Snapshot(0, 0, 0, metrics=[snap]))
+    stats.close([Snapshot(0, 0, 0, metrics=[snap])])
     assert stats.custom_stats(1)[0].values["p50"] == pytest.approx(0.123, rel=1e-3)
     with pytest.raises(ValueError):
         Trend("")

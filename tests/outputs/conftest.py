@@ -9,7 +9,7 @@ import dataclasses
 
 import pytest
 
-from surge.metrics.aggregate import RunStats
+from surge.metrics.aggregate import IntervalWindow, RunStats
 from surge.metrics.hdr import Histogram
 from surge.metrics.snapshot import SeriesSnapshot, Snapshot
 from surge.model.summary import GeneratorInfo, HistoryRow, RunSummary, ThresholdResult
@@ -32,25 +32,32 @@ def _snapshots() -> list[Snapshot]:
     """Two workers, each with half of the facts latencies; corrections only on worker 1."""
     evens, odds = FACTS_MS[1::2], FACTS_MS[0::2]
     w0 = Snapshot(worker_id=0, interval=0, users=5, series=[
-        SeriesSnapshot("GET", "/v1/facts", latency=hist_ms(evens).encode(), requests=len(evens),
+        SeriesSnapshot("GET", "/v1/facts", latency=hist_ms(evens).to_wire(), requests=len(evens),
                        failures=10, bytes_received=len(evens) * 100,
                        errors=[["status", "HTTP 500 Internal Server Error", 10]]),
     ])
     w1 = Snapshot(worker_id=1, interval=0, users=5, series=[
-        SeriesSnapshot("GET", "/v1/facts", latency=hist_ms(odds).encode(), requests=len(odds),
+        SeriesSnapshot("GET", "/v1/facts", latency=hist_ms(odds).to_wire(), requests=len(odds),
                        bytes_received=len(odds) * 100),
-        SeriesSnapshot("POST", "/v1/corrections", latency=hist_ms([5.0] * 200).encode(), requests=203,
+        SeriesSnapshot("POST", "/v1/corrections", latency=hist_ms([5.0] * 200).to_wire(), requests=203,
                        failures=3, cancelled=1,
                        errors=[["connect", f"cannot connect to {HOST}/v1/corrections", 3]]),
-    ], task_errors=[["checkout", "ZeroDivisionError: division by zero", 2]])
+        # a task that raised twice: two failed, untimed "requests" under its name
+        SeriesSnapshot("TASK", "Shopper.checkout", requests=2, failures=2,
+                       errors=[["exception", "ZeroDivisionError: division by zero", 2]]),
+    ])
     return [w0, w1]
 
 
-def make_stats() -> RunStats:
+def make_interval() -> tuple[RunStats, IntervalWindow]:
+    """Both workers' snapshots closed as one interval: the stats and that interval's window."""
     stats = RunStats()
-    for snap in _snapshots():
-        stats.add(snap)
-    return stats
+    window = stats.close(_snapshots())
+    return stats, window
+
+
+def make_stats() -> RunStats:
+    return make_interval()[0]
 
 
 def make_summary(stats: RunStats | None = None, **changes) -> RunSummary:
@@ -61,11 +68,11 @@ def make_summary(stats: RunStats | None = None, **changes) -> RunSummary:
         total=stats.total_stats(DURATION_S), endpoints=tuple(stats.endpoint_stats(DURATION_S)),
         failures=tuple(stats.failure_groups()), failures_by_kind=stats.failures_by_kind(),
         thresholds=(
-            ThresholdResult("*", "p95 < 2000ms", 95.0, True),
-            ThresholdResult("GET /v1/facts", "p95 < 50ms", 95.0, False),
+            ThresholdResult("*", "p95 < 2000ms", 95.0, True, stat="p95"),
+            ThresholdResult("GET /v1/facts", "p95 < 50ms", 95.0, False, stat="p95"),
             ThresholdResult("GET /v1/typo", "error_rate < 1%", None, False,
-                            message="target 'GET /v1/typo' matched no request"),
-            ThresholdResult("POST /v1/<x> & \"y\"", "error_rate < 1%", 0.015, False),
+                            message="target 'GET /v1/typo' matched no request", stat="error_rate"),
+            ThresholdResult("POST /v1/<x> & \"y\"", "error_rate < 1%", 0.015, False, stat="error_rate"),
         ),
         generator=GeneratorInfo(processes=2, cpu_percent_max=71.26),
         custom_metrics=tuple(stats.custom_stats(DURATION_S)),
@@ -74,12 +81,12 @@ def make_summary(stats: RunStats | None = None, **changes) -> RunSummary:
     return dataclasses.replace(summary, **changes)
 
 
-def history_rows(stats: RunStats, timestamp: float, users: int, elapsed_s: float) -> list[HistoryRow]:
-    """What the coordinator does every interval: close the window, one row per series + total."""
-    window_total, window = stats.close_interval()
+def history_rows(stats: RunStats, window: IntervalWindow, timestamp: float, users: int,
+                 elapsed_s: float) -> list[HistoryRow]:
+    """What the coordinator does every interval: one row per series with traffic, then the total."""
     rows = [HistoryRow(timestamp, elapsed_s, users, 0, w.stats(m, n, 1.0), stats.series[(m, n)].stats(m, n, elapsed_s))
-            for (m, n), w in sorted(window.items())]
-    rows.append(HistoryRow(timestamp, elapsed_s, users, 0, window_total.stats("", "Aggregated", 1.0),
+            for (m, n), w in sorted(window.series.items())]
+    rows.append(HistoryRow(timestamp, elapsed_s, users, 0, window.total.stats("", "Aggregated", 1.0),
                            stats.total_stats(elapsed_s)))
     return rows
 
@@ -98,4 +105,5 @@ def summary() -> RunSummary:
 @pytest.fixture(scope="session")
 def history() -> list[HistoryRow]:
     """One interval's stats_history rows (all the traffic in a 1 s window, 10 s into the run)."""
-    return history_rows(make_stats(), timestamp=1714564810.7, users=10, elapsed_s=10.0)
+    stats, window = make_interval()
+    return history_rows(stats, window, timestamp=1714564810.7, users=10, elapsed_s=10.0)

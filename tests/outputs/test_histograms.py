@@ -13,7 +13,8 @@ from .conftest import FACTS_MS, hist_ms
 def test_round_trip_keeps_count_and_percentiles(stats):
     text = render_histograms(stats.histograms())
     loaded = load_histograms(text)
-    assert set(loaded) == {"GET /v1/facts", "POST /v1/corrections", "*"}
+    assert set(loaded) == {"GET /v1/facts", "POST /v1/corrections", "TASK Shopper.checkout", "*"}
+    assert loaded["TASK Shopper.checkout"].count == 0  # task exceptions are counted, not timed
     for key, (method, name) in (("GET /v1/facts", ("GET", "/v1/facts")), ("POST /v1/corrections", ("POST", "/v1/corrections"))):
         original = stats.series[(method, name)].latency
         assert loaded[key].count == original.count

@@ -8,6 +8,7 @@ import pytest
 
 from surge.model.summary import ThresholdResult
 from surge.outputs.junit import format_actual, render_junit
+from surge.thresholds import parse_expression
 
 from .conftest import PASSWORD
 
@@ -45,7 +46,7 @@ def test_names_with_markup_characters_are_escaped(summary):
     assert failure.get("message") == "actual 1.5%, wanted error_rate < 1%"
 
 
-@pytest.mark.parametrize("status,fails", [("passed", False), ("failed", False), ("interrupted", False), ("error", True)])
+@pytest.mark.parametrize("status,fails", [("passed", False), ("failed", True), ("interrupted", False), ("error", True)])
 def test_without_thresholds_one_case_run_completed(summary, status, fails):
     root = parse(render_junit(dataclasses.replace(summary, thresholds=(), status=status)))
     (case,) = root.iter("testcase")
@@ -68,4 +69,5 @@ def test_host_password_is_redacted(summary):
     ("requests > 10", 7.0, "7"),
 ])
 def test_format_actual(expression, actual, shown):
-    assert format_actual(ThresholdResult("*", expression, actual, False)) == shown
+    stat = parse_expression("*", expression).stat
+    assert format_actual(ThresholdResult("*", expression, actual, False, stat=stat)) == shown

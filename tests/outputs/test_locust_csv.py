@@ -50,7 +50,8 @@ def test_stats_header_is_locusts_byte_for_byte(summary):
 def test_stats_rows_carry_the_right_values(summary):
     rows = rows_of(render_stats_csv(summary))
     assert [(r["Type"], r["Name"]) for r in rows] == [
-        ("POST", "/v1/corrections"), ("GET", "/v1/facts"), ("", "Aggregated")]  # by name, as RunStats
+        ("POST", "/v1/corrections"), ("GET", "/v1/facts"), ("TASK", "Shopper.checkout"),
+        ("", "Aggregated")]  # by name, as RunStats
     facts = rows[1]
     assert facts["Request Count"] == "1000"
     assert facts["Failure Count"] == "10"
@@ -69,14 +70,14 @@ def test_stats_rows_carry_the_right_values(summary):
 def test_aggregated_row_is_last_and_sums_the_endpoints(summary):
     total = rows_of(render_stats_csv(summary))[-1]
     assert total["Name"] == "Aggregated" and total["Type"] == ""
-    assert total["Request Count"] == "1203"
-    assert total["Failure Count"] == "13"
+    assert total["Request Count"] == "1205"  # 2 of them the task that raised
+    assert total["Failure Count"] == "15"
     assert close(total["Min Response Time"], 1.0)
 
 
 def test_stats_percentiles_are_na_when_nothing_was_timed(stats):
-    stats.add(Snapshot(worker_id=0, interval=1, users=1, series=[
-        SeriesSnapshot("GET", "/down", requests=4, failures=4, errors=[["connect", "refused", 4]])]))
+    stats.close([Snapshot(worker_id=0, interval=1, users=1, series=[
+        SeriesSnapshot("GET", "/down", requests=4, failures=4, errors=[["connect", "refused", 4]])])])
     rows = rows_of(render_stats_csv(make_summary(stats)))
     down = next(r for r in rows if r["Name"] == "/down")
     assert down["Request Count"] == "4"
@@ -89,7 +90,7 @@ def test_failures_csv(summary):
     rows = rows_of(text)
     assert {(r["Method"], r["Name"], r["Error"], r["Occurrences"]) for r in rows} >= {
         ("GET", "/v1/facts", "status: HTTP 500 Internal Server Error", "10"),
-        ("", "checkout", "exception: ZeroDivisionError: division by zero", "2"),
+        ("TASK", "Shopper.checkout", "exception: ZeroDivisionError: division by zero", "2"),
     }
     assert PASSWORD not in text  # the connect error quoted the URL with its password
 
@@ -109,21 +110,20 @@ def test_history_window_and_total_columns(history):
     assert facts["Requests/s"] == "1000.000000"  # the 1 s window saw all 1000
     assert close(facts["95%"], 95.0)
     assert (total["Type"], total["Name"]) == ("", "Aggregated")
-    assert total["Total Request Count"] == "1203" and total["Total Failure Count"] == "13"
+    assert total["Total Request Count"] == "1205" and total["Total Failure Count"] == "15"
 
 
 def test_history_percentiles_are_na_for_an_empty_window(stats):
-    stats.close_interval()  # first window: everything
-    stats.add(Snapshot(worker_id=0, interval=1, users=10, series=[
-        SeriesSnapshot("POST", "/v1/corrections", latency=hist_ms([7.0]).encode(), requests=1)]))
-    rows = rows_of(history_header() + render_history_rows(history_rows(stats, 2.0, 10, 11.0)))
+    window = stats.close([Snapshot(worker_id=0, interval=1, users=10, series=[
+        SeriesSnapshot("POST", "/v1/corrections", latency=hist_ms([7.0]).to_wire(), requests=1)])])
+    rows = rows_of(history_header() + render_history_rows(history_rows(stats, window, 2.0, 10, 11.0)))
     # only corrections saw traffic in the second window; facts is absent, the total has it
     assert [r["Name"] for r in rows] == ["/v1/corrections", "Aggregated"]
     assert close(rows[0]["95%"], 7.0)
 
     empty = RunStats()
-    empty.add(Snapshot(worker_id=0, interval=0, users=3))
-    (quiet,) = rows_of(history_header() + render_history_rows(history_rows(empty, 3.0, 3, 1.0)))
+    quiet_window = empty.close([Snapshot(worker_id=0, interval=0, users=3)])
+    (quiet,) = rows_of(history_header() + render_history_rows(history_rows(empty, quiet_window, 3.0, 3, 1.0)))
     assert quiet["Requests/s"] == "0.000000"
     assert {quiet[c] for c in ("50%", "66%", "99.99%", "100%")} == {"N/A"}
     assert quiet["Total Request Count"] == "0"

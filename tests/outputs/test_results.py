@@ -29,14 +29,14 @@ def test_writes_all_six_files(tmp_path, stats, summary, history):
     writer = ResultsWriter(out)
     writer.open()
     writer.write_history(history)
-    paths = writer.finish(summary, stats.histograms())
+    paths = writer.write(summary, stats.histograms())
     assert [p.name for p in paths] == list(RESULT_FILES) == [
         "summary.json", "stats.csv", "stats_history.csv", "failures.csv", "junit.xml", "histograms.json"]
     assert all(p.is_file() and p.stat().st_size > 0 for p in paths)
     assert json.loads((out / "summary.json").read_text())["scenario"] == "demo"
     assert load_histograms((out / "histograms.json").read_text())["*"].count == stats.total.latency.count
     history = list(csv.reader(io.StringIO((out / "stats_history.csv").read_bytes().decode(), newline="")))
-    assert len(history) == 1 + 3  # header, two endpoints, Aggregated
+    assert len(history) == 1 + 4  # header, three series (one a task that raised), Aggregated
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
 
 
@@ -47,7 +47,7 @@ def test_history_is_flushed_after_every_interval(tmp_path, history):
     assert path.read_bytes() == history_header().encode()  # on disk before any interval ends
     writer.write_history(history)
     lines = path.read_bytes().split(b"\r\n")
-    assert len(lines) == 1 + 3 + 1  # header, three rows, the empty tail after the last "\r\n"
+    assert len(lines) == 1 + 4 + 1  # header, four rows, the empty tail after the last "\r\n"
     writer.close()
 
 
@@ -57,9 +57,9 @@ def test_finish_twice_rewrites(tmp_path, stats, summary, history):
     writer = ResultsWriter(tmp_path)
     writer.open()
     writer.write_history(history)
-    first = writer.finish(summary, stats.histograms())
+    first = writer.write(summary, stats.histograms())
     history_before = (tmp_path / "stats_history.csv").read_bytes()
-    second = writer.finish(dataclasses.replace(summary, status="interrupted"), stats.histograms())
+    second = writer.write(dataclasses.replace(summary, status="interrupted"), stats.histograms())
     assert first == second
     assert json.loads((tmp_path / "summary.json").read_text())["status"] == "interrupted"
     assert (tmp_path / "stats_history.csv").read_bytes() == history_before  # not truncated
@@ -67,7 +67,7 @@ def test_finish_twice_rewrites(tmp_path, stats, summary, history):
 
 def test_finish_without_open_still_leaves_every_file(tmp_path, stats, summary):
     out = tmp_path / "deep" / "er"
-    paths = ResultsWriter(out).finish(summary, stats.histograms())
+    paths = ResultsWriter(out).write(summary, stats.histograms())
     assert all(p.is_file() for p in paths)
     assert (out / "stats_history.csv").read_bytes().decode() == history_header()
 
@@ -76,7 +76,7 @@ def test_no_file_carries_the_password(tmp_path, stats, summary, history):
     writer = ResultsWriter(tmp_path)
     writer.open()
     writer.write_history(history)
-    for path in writer.finish(summary, stats.histograms()):
+    for path in writer.write(summary, stats.histograms()):
         assert PASSWORD.encode() not in path.read_bytes(), path.name
     assert b"alice:***@api.example.test" in (tmp_path / "summary.json").read_bytes()
 

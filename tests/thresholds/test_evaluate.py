@@ -17,10 +17,10 @@ from surge.thresholds import evaluate, failing, parse_cli_threshold, parse_expre
 ELAPSED_S = 10.0
 
 
-def encoded(values_us) -> str:
+def encoded(values_us):
     h = Histogram()
     h.record_many(np.asarray(values_us, dtype=np.int64))
-    return h.encode()
+    return h.to_wire()
 
 
 def series(method, name, values_us, failures=0, untimed=0):
@@ -48,22 +48,23 @@ def stats() -> RunStats:
     """Two workers' snapshots: the facts series split across them, plus custom metrics."""
     s = RunStats()
     half = len(FACTS_US) // 2
-    s.add(Snapshot(0, 0, 5, series=[
+    first = Snapshot(0, 0, 5, series=[
         series("GET", "/v1/facts", FACTS_US[:half], failures=10),
         series("GET", "/v1/corrections", CORR_GET_US, failures=0),
     ], metrics=[
         MetricSnapshot("db_time", "trend", "ms", hist=encoded([v * TREND_SCALE for v in (5, 10, 15, 20)]), count=4),
         MetricSnapshot("cache_hit", "rate", count=100, hits=90),
         MetricSnapshot("items", "counter", count=3, total=250.0),
-    ]))
-    s.add(Snapshot(1, 0, 5, series=[
+    ])
+    second = Snapshot(1, 0, 5, series=[
         series("GET", "/v1/facts", FACTS_US[half:], failures=40),
         series("POST", "/v1/corrections", CORR_POST_US, failures=100),
         series("GET", "/v1/down", [], failures=7, untimed=7),
     ], metrics=[
         MetricSnapshot("db_time", "trend", "ms", hist=encoded([v * TREND_SCALE for v in (25, 30, 35, 40, 45, 50)]), count=6),
         MetricSnapshot("upload_s", "trend", "s", hist=encoded([v * TREND_SCALE for v in (1, 2)]), count=2),
-    ]))
+    ])
+    s.close([first, second])
     return s
 
 
@@ -230,3 +231,32 @@ def test_abort_end_to_end(stats):
     results = evaluate(specs, stats, ELAPSED_S)
     assert should_abort(results, ELAPSED_S, abort_grace_s=ELAPSED_S + 1) is None
     assert should_abort(results, ELAPSED_S, abort_grace_s=ELAPSED_S) is results[0]
+
+
+def test_until_break_aborts_on_any_breach_whatever_the_grace(stats):
+    specs = [parse_expression("GET /v1/facts", "p95 < 1ms"), parse_expression("GET /v1/nope", "p95 < 1ms")]
+    results = evaluate(specs, stats, ELAPSED_S)
+    assert should_abort(results, ELAPSED_S, abort_grace_s=0) is None  # not abort_on_fail
+    assert should_abort(results, ELAPSED_S, abort_grace_s=ELAPSED_S + 60, until_break=True) is results[0]
+    # a target with no data yet never aborts, even stepping until break
+    assert should_abort(results[1:], ELAPSED_S, abort_grace_s=0, until_break=True) is None
+
+
+def test_results_carry_their_stat():
+    from surge.thresholds import ThresholdJudge
+
+    specs = [parse_expression("*", "p99.9 < 5s"), parse_expression("*", "error_rate < 1%")]
+    judgement = ThresholdJudge(specs).judge(RunStats(), 1.0, final=True)
+    assert [r.stat for r in judgement.results] == ["p99.9", "error_rate"]
+    assert judgement.abort is None
+
+
+def test_the_judge_applies_the_one_abort_policy(stats):
+    from surge.thresholds import ThresholdJudge
+
+    specs = [parse_expression("GET /v1/facts", "p95 < 1ms", abort_on_fail=True)]
+    judge = ThresholdJudge(specs, abort_grace_s=ELAPSED_S)
+    live = judge.judge(stats, ELAPSED_S, final=False)
+    assert live.abort is live.results[0] and live.failing == live.results
+    assert judge.judge(stats, ELAPSED_S - 1, final=False).abort is None  # still in the grace period
+    assert judge.judge(stats, ELAPSED_S, final=True).abort is None  # the final verdict never aborts

@@ -1,11 +1,11 @@
-"""The terminal view of a running test: an observer of the run's events.
+"""The terminal view of a running test: an output of the run (``surge.outputs.base``).
 
 Modes: ``rich`` (a live-updating frame), ``lines`` (one compact line per ~5 s, for CI logs and
 non-TTY output), ``off`` (warnings only), ``auto`` (rich on a terminal, else lines).
 
-The view never prints the final summary: the caller does, with
-:func:`surge.cli.summary_table.print_summary`, after :meth:`ConsoleView.close`. The live frame is
-transient (it clears when closed), so the summary replaces it instead of repeating its tables.
+``finish(result)`` closes the live frame and prints the final summary
+(:func:`surge.cli.summary_table.print_summary`). The live frame is transient (it clears when
+closed), so the summary replaces it instead of repeating its tables.
 """
 from __future__ import annotations
 
@@ -20,18 +20,18 @@ from rich.text import Text
 from surge.model.events import (
     IntervalStats,
     Notice,
-    RunFinished,
     RunStarted,
     StageChanged,
     ThresholdBreached,
 )
-from surge.model.summary import EndpointStats
+from surge.model.kinds import LiveMode
+from surge.model.summary import EndpointStats, RunResult
 
-from .summary_table import NO_VALUE, fmt_count, fmt_ms, fmt_pct, fmt_rps, format_threshold_actual
+from .summary_table import NO_VALUE, fmt_count, fmt_ms, fmt_pct, fmt_rps, format_threshold_actual, print_summary
 
 __all__ = ["MODES", "ConsoleView", "format_line"]
 
-MODES = ("auto", "rich", "lines", "off")
+MODES = tuple(LiveMode)
 LINE_EVERY_S = 5.0
 MAX_ENDPOINT_ROWS = 15
 CPU_WARN_PERCENT = 90.0
@@ -140,9 +140,10 @@ class ConsoleView:
         prefix = "⚠ " if event.level in ("warning", "error") else ""
         self._print(Text(prefix + event.message, style=_NOTICE_STYLES.get(event.level, "")))
 
-    @handle.register
-    def _on_finished(self, event: RunFinished) -> None:
+    def finish(self, result: RunResult) -> None:
+        """The run is over: stop the live frame, then print the final summary."""
         self.close()
+        print_summary(self.console, result.summary, result.out_dir)
 
     def close(self) -> None:
         """Stop the live display and print the last pending line. Safe to call twice."""

@@ -10,9 +10,10 @@ from ..demo.launch import DemoStartError, start_in_subprocess, stop
 from ..model.errors import TargetUnreachable
 from ..outputs.results import default_out_dir
 from .execute import execute
+from .session import Session
 
 
-def run_demo(options: dict) -> int:
+def run_demo(options: dict, session: Session | None = None) -> int:
     files = resources.files("surge.demo")
     console = Console(highlight=False, stderr=True)
     try:
@@ -30,7 +31,7 @@ def run_demo(options: dict) -> int:
             "health": "/health",
             "out": options.pop("out", None) or str(default_out_dir("corrections", "smoke", datetime.now(timezone.utc))),
             **options,
-        })
+        }, session=session)
     finally:
         stop(proc)
         console.print("demo API stopped")

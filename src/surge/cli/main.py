@@ -13,6 +13,7 @@ import click
 
 from .. import __version__
 from ..model.errors import ExitCode, SurgeError
+from .session import Session
 
 RUN_HELP = """Run SCENARIO (a Python file of HttpUser classes) against --host.
 
@@ -23,8 +24,10 @@ Profiles: smoke, load (baseline), peak, stress, spike, soak, ramp.
 Durations: 500ms, 2s, 5m, 1h; a bare number is seconds.
 
 \b
-Exit codes: 0 passed, 1 thresholds failed, 2 usage or configuration error,
-3 could not proceed (target unreachable, scenario failed to import),
+Exit codes: 0 passed; 1 thresholds failed (or, with no thresholds set, requests
+failed: --exit-code-on-error changes that code); 2 usage or configuration error;
+3 could not proceed or did nothing (target unreachable, scenario failed to import,
+no request sent, no user started, a worker lost without --allow-worker-loss);
 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 """
 
@@ -58,7 +61,12 @@ def _workload_options(fn):
         click.option("--abort-grace", metavar="DURATION", help="No abort before this much time has passed."),
         click.option("--until-break", is_flag=False, flag_value="5000", default=None, metavar="[MAX_USERS]",
                      help="stress profile: keep stepping up (to MAX_USERS, default 5000) until a threshold breaks."),
-        click.option("--shape", is_flag=True, default=None, help="Let the scenario's LoadTestShape drive the users."),
+        click.option("--shape", is_flag=True, default=None,
+                     help="Let the scenario's LoadTestShape drive the users, for as long as it ticks (--duration caps it)."),
+        click.option("--allow-worker-loss", is_flag=True, default=None,
+                     help="A lost worker leaves the verdict as it is, with a warning (default: the run errors, exit 3)."),
+        click.option("--exit-code-on-error", metavar="CODE",
+                     help="Exit code when requests failed and no threshold is set (default 1; 0 passes such runs)."),
         click.option("--live", type=click.Choice(["auto", "rich", "lines", "off"]), default=None,
                      help="Live view: rich (terminal), lines (CI logs), off. Default auto."),
         click.option("--config", metavar="FILE", help="Config file (default surge.toml, or [tool.surge] in pyproject.toml)."),
@@ -71,22 +79,25 @@ def _workload_options(fn):
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="surge")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """surge: load and performance testing for HTTP APIs.
 
     \b
     surge demo                     the built-in sample API under a real smoke test
     surge run scenario.py --host http://127.0.0.1:8000 --profile load
     """
+    ctx.ensure_object(Session)
 
 
 @cli.command("run", help=RUN_HELP)
 @click.argument("scenario")
 @_workload_options
-def run_command(scenario: str, **options) -> None:
+@click.pass_obj
+def run_command(session: Session, scenario: str, **options) -> None:
     from .execute import execute
 
-    sys.exit(execute({"scenario": scenario, **_clean(options)}))
+    sys.exit(execute({"scenario": scenario, **_clean(options)}, session=session))
 
 
 @cli.command("demo")
@@ -97,12 +108,13 @@ def run_command(scenario: str, **options) -> None:
 @click.option("--live", type=click.Choice(["auto", "rich", "lines", "off"]), default=None,
               help="Live view: rich (terminal), lines (CI logs), off. Default auto.")
 @click.option("--debug", is_flag=True, default=None, help="Show tracebacks.")
-def demo_command(**options) -> None:
+@click.pass_obj
+def demo_command(session: Session, **options) -> None:
     """Start the built-in sample API on 127.0.0.1, run the example scenario against it under the
     smoke profile with the sample SLA thresholds, write the results and stop the API."""
     from .demo import run_demo
 
-    sys.exit(run_demo(_clean(options)))
+    sys.exit(run_demo(_clean(options), session=session))
 
 
 def _clean(options: dict) -> dict:
@@ -131,9 +143,9 @@ def _header(text: str) -> tuple[str, str]:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: click in non-standalone mode so that every error is one line and a documented code."""
     argv = sys.argv[1:] if argv is None else argv
-    debug = "--debug" in argv or os.environ.get("SURGE_DEBUG", "").lower() in ("1", "true", "yes")
+    session = Session(debug="--debug" in argv or os.environ.get("SURGE_DEBUG", "").lower() in ("1", "true", "yes"))
     try:
-        code = cli.main(args=argv, prog_name="surge", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="surge", standalone_mode=False, obj=session)
     except click.exceptions.NoArgsIsHelpError as exc:
         click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
         code = ExitCode.USAGE
@@ -144,14 +156,14 @@ def main(argv: list[str] | None = None) -> None:
     except click.Abort:
         code = ExitCode.INTERRUPTED
     except SurgeError as exc:
-        if debug:  # the traceback, then the same line and exit code as without --debug
+        if session.debug:  # the traceback, then the same line and exit code as without --debug
             traceback.print_exc()
         click.echo(f"surge: error: {exc}", err=True)
         code = exc.exit_code
     except SystemExit as exc:
         code = exc.code
     except Exception as exc:  # a bug of ours: one line, a hint, and the traceback only with --debug
-        if debug:
+        if session.debug:
             traceback.print_exc()
         click.echo(f"surge: internal error: {type(exc).__name__}: {exc} "
                    "(run with --debug for the traceback, and please report it)", err=True)

@@ -39,7 +39,6 @@ _VERDICT_STYLES = {
     "error": "bold white on red",
 }
 _BOX = box.SIMPLE_HEAD  # light rules: more room for figures, and it reads well in CI logs
-_STAT = re.compile(r"\s*([A-Za-z_][\w.]*)")
 _LATENCY_STAT = re.compile(r"^(min|mean|max|p\d+(\.\d+)?)$")
 
 
@@ -84,7 +83,8 @@ def _latency_cells(latency: Latency, keys: Iterable[str]) -> list[str]:
 # -- verdict and thresholds ------------------------------------------------------------------
 
 
-def _verdict(summary: RunSummary) -> Text:
+def _verdict(summary: RunSummary) -> list[RenderableType]:
+    """The status badge with the thresholds' tally, then why the run ended as it did."""
     status = summary.status.lower()
     text = Text.assemble((f" {status.upper()} ", _VERDICT_STYLES.get(status, "bold reverse")), "  ")
     failed = sum(1 for t in summary.thresholds if not t.passed)
@@ -96,7 +96,9 @@ def _verdict(summary: RunSummary) -> Text:
     if summary.aborted_by:
         text.append(" · aborted early by ", style="red")
         text.append(summary.aborted_by, style="bold red")
-    return text
+    style = "" if status == "passed" else "bold red" if status in ("failed", "error") else "yellow"
+    reasons = [r for r in summary.status_reasons if not r.endswith("thresholds failed")]
+    return [text, *(Text(f"  {r}", style=style) for r in reasons)]
 
 
 def _context(summary: RunSummary) -> Text:
@@ -110,8 +112,7 @@ def format_threshold_actual(result: ThresholdResult) -> str:
     """The actual value in the unit the expression speaks (ms, %, /s, a count, or plain)."""
     if result.actual is None:
         return NO_VALUE
-    match = _STAT.match(result.expression.rsplit(":", 1)[-1])
-    stat = match.group(1).lower() if match else ""
+    stat = result.stat
     if stat == "error_rate":
         return fmt_pct(result.actual)
     if stat == "rps":
@@ -245,12 +246,10 @@ def _generator(summary: RunSummary) -> list[RenderableType]:
     line = Text(f"Generator: {gen.processes} processes · ")
     lost = gen.workers_lost
     line.append(f"{lost} worker{'' if lost == 1 else 's'} lost", style="bold red" if lost else "")
-    line.append(f" · max CPU {gen.cpu_percent_max:.0f}%")
-    out: list[RenderableType] = [line]
-    if gen.saturated:
-        out.append(Text("⚠ generator CPU saturated — figures may be skewed "
-                        "(add --processes or machines)", style="bold yellow"))
-    return out
+    line.append(f" · max CPU {gen.cpu_percent_max:.0f}%", style="bold yellow" if gen.saturated else "")
+    if gen.coordinator is not None:
+        line.append(f" · coordinator CPU max {gen.coordinator.cpu_percent_max:.0f}%")
+    return [line]  # a saturated generator is said once, in the warnings
 
 
 def _dropped(summary: RunSummary) -> list[RenderableType]:
@@ -278,7 +277,7 @@ def _extras(summary: RunSummary) -> list[RenderableType]:
 def render_summary(summary: RunSummary, out_dir: str) -> list[RenderableType]:
     """The final summary, verdict first, sections separated by blank lines; print each or ``Group`` them."""
     sections: list[list[RenderableType]] = [
-        [_verdict(summary), _context(summary)],
+        [*_verdict(summary), _context(summary)],
         [_thresholds_table(summary.thresholds)] if summary.thresholds else [],
         [EndpointsTable(summary.endpoints, summary.total)],
         _failures(summary),

@@ -12,7 +12,8 @@ The rules (DESIGN.md "Workload flags"), applied to the settled values:
   (default: all in 1 s), the ramp capped at the duration.
 * Contradictions are errors naming both sources rather than silent precedence: users with
   rate, profile with stages, spawn_rate with anything but a steady users run, max_users
-  without an open workload, shape with an open workload.
+  without an open workload, shape with anything that sets the level (users, rate, profile,
+  stages). With ``shape`` the shape sets the users and its own length; ``duration`` caps it.
 """
 from __future__ import annotations
 
@@ -34,6 +35,8 @@ Workload = ClosedWorkload | OpenWorkload
 def resolve_workload(v: Mapping[str, Any], raws: Mapping[str, Raw]) -> Workload:
     """The workload for settled values ``v`` (typed; absent keys not given); ``raws`` name sources."""
     _reject_conflicts(v, raws)
+    if v.get("shape"):
+        return ClosedWorkload((), shape=True, shape_duration_s=v.get("duration"))
     base = _base_shape(v, raws)
     if base is None:
         workload = _steady(v)
@@ -50,8 +53,6 @@ def resolve_workload(v: Mapping[str, Any], raws: Mapping[str, Raw]) -> Workload:
         workload = _build(stages, is_open, v)
     if "max_users" in v and workload.kind != "open":
         raise _clash(raws, "max_users", "only caps open workloads (--rate or rate stages)")
-    if v.get("shape") and workload.kind == "open":
-        raise _clash(raws, "shape", "drives users; it cannot run an open (rate) workload")
     return workload
 
 
@@ -65,6 +66,12 @@ def _reject_conflicts(v: Mapping[str, Any], raws: Mapping[str, Raw]) -> None:
             raise _clash(raws, "spawn_rate", other, "spawn_rate only paces a steady users run")
     if "until_break" in v and v.get("profile") != "stress":
         raise _clash(raws, "until_break", "works with --profile stress only")
+    if v.get("shape"):
+        for other in ("rate", "profile", "stages", "users", "spawn_rate", "max_users"):
+            if other in v:
+                why = ("drives users; it cannot run an open (rate) workload" if other == "rate"
+                       else "sets the users itself; --duration may cap its length")
+                raise _clash(raws, "shape", other, why)
 
 
 def _clash(raws: Mapping[str, Raw], key: str, *rest: str) -> ConfigError:

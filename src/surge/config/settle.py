@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..model.errors import ConfigError
+from ..model.kinds import LiveMode
 from ..model.plan import TestPlan, ThresholdSpec
 from ..model.profiles import profile_stages
 from ..thresholds.parse import parse_cli_threshold, parse_table
@@ -21,7 +22,7 @@ from . import _sources as src
 from ._sources import Raw
 from ._workload import resolve_workload
 
-LIVE_MODES = ("auto", "rich", "lines", "off")
+LIVE_MODES = tuple(LiveMode)
 UNTIL_BREAK_DEFAULT = 5000  # --until-break without a number
 
 
@@ -42,6 +43,13 @@ def _as_is(raw: Raw) -> Any:
     return raw.value
 
 
+def _exit_code(raw: Raw) -> int:
+    code = src.to_int(raw, minimum=0)
+    if code > 255:
+        raise raw.fail("is not an exit code (0..255)")
+    return code
+
+
 _zero_ok = functools.partial(src.to_duration, allow_zero=True)
 
 #: every key, with the conversion that checks it. Parsed later: stages, thresholds, threshold.
@@ -56,8 +64,8 @@ CONVERT: dict[str, Callable[[Raw], Any]] = {
     "follow_redirects": src.to_bool, "headers": src.to_headers, "thresholds": _as_is,
     "threshold": _as_is, "thresholds_file": src.to_path, "abort_on_fail": src.to_bool,
     "abort_grace": _zero_ok, "until_break": _until_break,
-    "live": functools.partial(src.to_choice, choices=LIVE_MODES), "debug": src.to_bool,
-    "shape": src.to_bool,
+    "live": lambda raw: LiveMode(src.to_choice(raw, LIVE_MODES)), "debug": src.to_bool,
+    "shape": src.to_bool, "allow_worker_loss": src.to_bool, "exit_code_on_error": _exit_code,
 }
 FILE_KEYS = set(CONVERT) - {"config", "threshold"}
 ENV_KEYS = set(CONVERT) - {"stages", "headers", "thresholds", "threshold"}
@@ -92,7 +100,9 @@ def settle(cli: Mapping[str, Any], env: Mapping[str, str], cwd: Path) -> TestPla
     abort_grace 0s        durations (``500ms``, ``2s``, ``5m``, ``1h``; bare = seconds)
     health                a path like ``/health`` (or a full URL) polled before the run
     out                   results folder
-    insecure, follow_redirects, debug, abort_on_fail    booleans, default false
+    insecure, follow_redirects, debug, abort_on_fail,   booleans, default false
+    allow_worker_loss
+    exit_code_on_error    the exit code when requests failed and no threshold is set (default 1, 0..255)
     headers               file table / CLI mapping or ``"Name: value"`` list; CLI adds to the file's
     live                  auto | rich | lines | off (default auto)
     thresholds            file ``[thresholds]`` table; plus ``thresholds_file`` (a TOML file with a
@@ -139,8 +149,10 @@ def _plan(v: dict[str, Any], raws: dict[str, Raw], file_raw: dict[str, Raw], cli
         follow_redirects=v.get("follow_redirects", False),
         headers=_headers(file_raw, cli_raw),
         until_break=v.get("until_break"),
-        live=v.get("live", "auto"),
+        live=v.get("live", LiveMode.AUTO),
         debug=v.get("debug", False),
+        allow_worker_loss=v.get("allow_worker_loss", False),
+        exit_code_on_error=v.get("exit_code_on_error", 1),
     )
 
 

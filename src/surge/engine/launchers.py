@@ -2,6 +2,11 @@
 
 Both speak the snapshot protocol to the coordinator through two callbacks, so the run does
 not know which one it has; a Ray launcher later implements the same four methods.
+
+What every launcher guarantees: each worker ends in exactly one of two ways, reported once —
+its final snapshot followed by a clean end, or ``on_lost(worker_id, why)`` (it raised, its
+process died, it sent something that is not a snapshot). A worker that raised after its final
+snapshot is still reported lost, with its error: the run must not pass on a worker that failed.
 """
 from __future__ import annotations
 
@@ -10,13 +15,16 @@ import multiprocessing as mp
 import os
 import pickle
 import signal
+import socket
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Protocol
 
 from ..metrics.snapshot import Snapshot
 from ..model.errors import ScenarioError, SurgeError
 from ..model.plan import TestPlan
+from . import wire
 from .worker import Worker
 
 OnSnapshot = Callable[[Snapshot], None]
@@ -34,7 +42,18 @@ class Launcher(Protocol):
         """End the load: graceful (in-flight work gets --graceful-stop) or hard (cancel now)."""
 
     async def wait(self) -> None:
-        """Return when every worker has sent its final snapshot or is lost."""
+        """Return when every worker has ended (final snapshot sent, or reported lost)."""
+
+
+def describe_error(exc: BaseException) -> str:
+    """``TypeError: ... (at shape.py:12)``: the error and the innermost frame outside surge."""
+    if isinstance(exc, SurgeError):
+        return str(exc)
+    frames = traceback.extract_tb(exc.__traceback__)
+    surge_dir = Path(__file__).resolve().parents[1]
+    own = [f for f in frames if surge_dir not in Path(f.filename).resolve().parents]
+    where = f" (at {Path(own[-1].filename).name}:{own[-1].lineno})" if own else ""
+    return f"{type(exc).__name__}: {exc}{where}"
 
 
 class InProcessLauncher:
@@ -48,17 +67,25 @@ class InProcessLauncher:
     async def start(self, plan: TestPlan, data: Any, on_snapshot: OnSnapshot, on_lost: OnLost) -> None:
         n = self._n or plan.processes
         self._workers = [Worker(plan, i, n, data) for i in range(n)]
-        self._emit = on_snapshot
+        self._on_snapshot = on_snapshot
         self._on_lost = on_lost
 
     def begin(self, t0_wall: float) -> None:
         self._tasks = [asyncio.ensure_future(self._run(w, t0_wall)) for w in self._workers]
 
     async def _run(self, worker: Worker, t0_wall: float) -> None:
+        def emit(snap: Snapshot) -> None:
+            try:
+                self._on_snapshot(snap)
+            except Exception as exc:  # our bug, but never a silent one: the worker's figures are incomplete
+                self._on_lost(worker.worker_id, f"the coordinator could not merge its snapshot: {describe_error(exc)}")
+
         try:
-            await worker.run(t0_wall, self._emit)
-        except Exception as exc:  # a worker that dies is reported lost; the run goes on
-            self._on_lost(worker.worker_id, f"{type(exc).__name__}: {exc}")
+            await worker.run(t0_wall, emit)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # a worker that dies is reported lost; the run goes on
+            self._on_lost(worker.worker_id, describe_error(exc))
 
     def stop(self, hard: bool = False) -> None:
         for w in self._workers:
@@ -70,16 +97,12 @@ class InProcessLauncher:
 
 
 # -- child processes --------------------------------------------------------------------------
-_READY, _SNAP, _ERROR = b"R", b"S", b"E"
-_BEGIN, _STOP, _KILL = b"B", b"T", b"K"
-
-
-def _child_main(plan: TestPlan, worker_id: int, workers: int, data: Any, conn) -> None:
+def _child_main(plan: TestPlan, worker_id: int, workers: int, data: Any, sock: socket.socket) -> None:
     """Entry point of a worker process. Ctrl-C and SIGTERM are the coordinator's business, not ours:
     sent to the whole process group (a terminal, ``timeout``, a CI runner), they must not kill the
     worker and its unsent interval, so the worker leaves the group. The coordinator stops it over
-    the pipe (if the coordinator dies, the pipe's EOF does); a signal sent to the worker's own pid
-    (``Process.terminate()``) still ends it."""
+    the socket (if the coordinator dies, the socket's EOF does); a signal sent to the worker's own
+    pid (``Process.terminate()``) still ends it."""
     if hasattr(os, "setpgrp"):
         os.setpgrp()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -88,56 +111,64 @@ def _child_main(plan: TestPlan, worker_id: int, workers: int, data: Any, conn) -
         uvloop.install()
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
         pass
+    asyncio.run(_child_async(plan, worker_id, workers, data, sock))
+
+
+async def _child_async(plan: TestPlan, worker_id: int, workers: int, data: Any, sock: socket.socket) -> None:
+    reader, writer = await asyncio.open_connection(sock=sock)
+
+    def send(kind: bytes, payload: bytes = b"") -> None:
+        writer.write(wire.frame(kind, payload))
+
     try:
-        asyncio.run(_child_async(plan, worker_id, workers, data, conn))
-    except SurgeError as exc:
-        conn.send_bytes(_ERROR + str(exc).encode())
-    except BaseException:
-        conn.send_bytes(_ERROR + traceback.format_exc().encode())
-    finally:
-        conn.close()
-
-
-async def _child_async(plan: TestPlan, worker_id: int, workers: int, data: Any, conn) -> None:
-    worker = Worker(plan, worker_id, workers, data)
-    loop = asyncio.get_running_loop()
-    begun: asyncio.Future = loop.create_future()
-
-    def on_control() -> None:
-        try:
-            msg = conn.recv_bytes()
-        except (EOFError, OSError):  # the coordinator is gone: stop now
-            loop.remove_reader(conn.fileno())
-            worker.request_stop(hard=True)
-            if not begun.done():
-                begun.set_result(None)
-            return
-        if msg[:1] == _BEGIN and not begun.done():
-            begun.set_result(float(msg[1:]))
-        elif msg[:1] in (_STOP, _KILL):
-            worker.request_stop(hard=msg[:1] == _KILL)
-            if not begun.done():
-                begun.set_result(None)
-
-    loop.add_reader(conn.fileno(), on_control)
-    conn.send_bytes(_READY)
-    t0 = await begun
-    if t0 is None:
+        worker = Worker(plan, worker_id, workers, data)
+    except BaseException as exc:  # the scenario failed to import here, or worse
+        send(wire.ERROR, describe_error(exc).encode())
+        await wire.close_writer(writer)
         return
-    await worker.run(t0, lambda snap: conn.send_bytes(_SNAP + snap.to_bytes()))
-    loop.remove_reader(conn.fileno())
+    begun: asyncio.Future = asyncio.get_running_loop().create_future()
+    control = asyncio.ensure_future(_obey(reader, worker, begun))
+    send(wire.READY)
+    t0 = await begun
+    if t0 is not None:
+        try:
+            await worker.run(t0, lambda snap: send(wire.SNAPSHOT, snap.to_bytes()))
+        except BaseException as exc:  # reported after the final snapshot: the coordinator calls it lost
+            send(wire.ERROR, describe_error(exc).encode())
+        else:
+            send(wire.DONE)
+    control.cancel()
+    await wire.close_writer(writer)
+
+
+async def _obey(reader: asyncio.StreamReader, worker: Worker, begun: asyncio.Future) -> None:
+    """The coordinator's control frames: begin at t0, stop, kill. Its absence (EOF) means kill."""
+    while True:
+        try:
+            kind, payload = await wire.read_frame(reader)
+        except (EOFError, ValueError, ConnectionError, OSError):
+            kind, payload = None, b""
+        if kind == wire.BEGIN and not begun.done():
+            begun.set_result(float(payload))
+        elif kind in (wire.STOP, wire.KILL, None):
+            worker.request_stop(hard=kind != wire.STOP)
+            if not begun.done():
+                begun.set_result(None)
+            if kind is None:
+                return
 
 
 class ProcessLauncher:
-    """One spawned child process per worker, talking over a pipe."""
+    """One spawned child process per worker, talking over a socket pair in frames (``wire``)."""
 
     READY_TIMEOUT_S = 60.0
+    JOIN_TIMEOUT_S = 5.0
 
     def __init__(self) -> None:
         self._procs: list = []
-        self._conns: list = []
-        self._done: set[int] = set()
-        self._finished: asyncio.Event | None = None
+        self._writers: list[asyncio.StreamWriter] = []
+        self._readers: list[asyncio.Task] = []
+        self._ended: set[int] = set()
 
     async def start(self, plan: TestPlan, data: Any, on_snapshot: OnSnapshot, on_lost: OnLost) -> None:
         try:
@@ -148,84 +179,97 @@ class ProcessLauncher:
         ctx = mp.get_context("spawn")
         n = plan.processes
         self._on_snapshot, self._on_lost = on_snapshot, on_lost
-        self._finished = asyncio.Event()
         loop = asyncio.get_running_loop()
         ready = [loop.create_future() for _ in range(n)]
         for i in range(n):
-            parent, child = ctx.Pipe(duplex=True)
-            proc = ctx.Process(target=_child_main, args=(plan, i, n, data, child), name=f"surge-worker-{i}", daemon=True)
+            ours, theirs = socket.socketpair()
+            proc = ctx.Process(target=_child_main, args=(plan, i, n, data, theirs), name=f"surge-worker-{i}",
+                               daemon=True)
             proc.start()
-            child.close()
+            theirs.close()
             self._procs.append(proc)
-            self._conns.append(parent)
-            loop.add_reader(parent.fileno(), self._on_message, i, ready[i])
+            reader, writer = await asyncio.open_connection(sock=ours)
+            self._writers.append(writer)
+            self._readers.append(asyncio.ensure_future(self._read(i, reader, ready[i])))
         done, pending = await asyncio.wait(ready, timeout=self.READY_TIMEOUT_S)
         errors = [f.result() for f in done if isinstance(f.result(), str)]
         if errors or pending:
             self.stop(hard=True)
+            await self._reap()
             message = errors[0] if errors else "worker processes did not start in time"
             raise ScenarioError(f"worker failed to start: {message.strip().splitlines()[-1]}")
 
-    def _on_message(self, i: int, ready: asyncio.Future) -> None:
-        try:
-            msg = self._conns[i].recv_bytes()
-        except (EOFError, OSError):
-            self._lost(i, "worker process exited")
-            if not ready.done():
-                ready.set_result("worker process exited before it was ready")
+    async def _read(self, i: int, reader: asyncio.StreamReader, ready: asyncio.Future) -> None:
+        """Every frame of worker ``i`` until its stream ends; decide how it ended."""
+        error: str | None = None
+        clean = False
+        while True:
+            try:
+                kind, payload = await wire.read_frame(reader)
+            except EOFError:
+                break
+            except (ValueError, ConnectionError, OSError) as exc:
+                error = f"its stream broke: {exc}"
+                break
+            if kind == wire.SNAPSHOT:
+                try:
+                    snap = Snapshot.from_bytes(payload)
+                except ValueError as exc:
+                    error = f"it sent a malformed snapshot: {exc}"
+                    break
+                try:
+                    self._on_snapshot(snap)
+                except Exception as exc:  # our bug, but never a silent one
+                    error = f"the coordinator could not merge its snapshot: {describe_error(exc)}"
+                    break
+            elif kind == wire.READY:
+                if not ready.done():
+                    ready.set_result(True)
+            elif kind == wire.ERROR:
+                error = payload.decode(errors="replace").strip() or "it reported an error"
+            elif kind == wire.DONE:
+                clean = True
+        if not ready.done():
+            ready.set_result(error or "the worker process exited before it was ready")
+            self._ended.add(i)
             return
-        kind, body = msg[:1], msg[1:]
-        if kind == _SNAP:
-            snap = Snapshot.from_bytes(body)
-            self._on_snapshot(snap)
-            if snap.final:
-                self._mark_done(i)
-        elif kind == _READY and not ready.done():
-            ready.set_result(True)
-        elif kind == _ERROR:
-            if not ready.done():
-                ready.set_result(body.decode(errors="replace"))
-            else:
-                self._lost(i, body.decode(errors="replace").strip().splitlines()[-1])
+        if error is None and not clean:
+            code = await self._exit_code(i)
+            error = "the worker process exited" + (f" (exit code {code})" if code is not None else "")
+        self._ended.add(i)
+        if error is not None:
+            self._writers[i].close()  # a worker we no longer listen to must not go on: EOF stops it
+            self._on_lost(i, error)
 
-    def _lost(self, i: int, why: str) -> None:
-        if i not in self._done:
-            code = self._procs[i].exitcode
-            self._on_lost(i, why if code is None else f"{why} (exit code {code})")
-            self._mark_done(i)
-
-    def _mark_done(self, i: int) -> None:
-        if i in self._done:
-            return
-        self._done.add(i)
-        try:
-            asyncio.get_running_loop().remove_reader(self._conns[i].fileno())
-        except (OSError, ValueError):
-            pass
-        if len(self._done) == len(self._procs) and self._finished is not None:
-            self._finished.set()
+    async def _exit_code(self, i: int) -> int | None:
+        proc = self._procs[i]
+        for _ in range(20):  # the socket closes a moment before the process is reaped
+            if proc.exitcode is not None:
+                return proc.exitcode
+            await asyncio.sleep(0.05)
+        return proc.exitcode
 
     def begin(self, t0_wall: float) -> None:
-        self._send(_BEGIN + repr(t0_wall).encode())
+        self._send(wire.frame(wire.BEGIN, repr(t0_wall).encode()))
 
     def stop(self, hard: bool = False) -> None:
-        self._send(_KILL if hard else _STOP)
+        self._send(wire.frame(wire.KILL if hard else wire.STOP))
 
-    def _send(self, msg: bytes) -> None:
-        for i, conn in enumerate(self._conns):
-            if i not in self._done:
-                try:
-                    conn.send_bytes(msg)
-                except OSError:
-                    pass
+    def _send(self, data: bytes) -> None:
+        for i, writer in enumerate(self._writers):
+            if i not in self._ended and not writer.is_closing():
+                writer.write(data)
 
     async def wait(self) -> None:
-        if self._finished is not None and self._procs:
-            await self._finished.wait()
+        if self._readers:
+            await asyncio.wait(self._readers)
+        await self._reap()
+
+    async def _reap(self) -> None:
+        for writer in self._writers:
+            writer.close()
         for proc in self._procs:
-            proc.join(timeout=5)
+            await asyncio.get_running_loop().run_in_executor(None, proc.join, self.JOIN_TIMEOUT_S)
             if proc.is_alive():
                 os.kill(proc.pid, signal.SIGKILL)
-                proc.join(timeout=5)
-        for conn in self._conns:
-            conn.close()
+                proc.join(timeout=self.JOIN_TIMEOUT_S)

@@ -1,36 +1,47 @@
 """The run lifecycle in the coordinator: preflight, setup, workers, intervals, verdict, teardown.
 
-The run emits typed events to observers (console, results writer) and asks an injected
-``judge`` for threshold results, so it imports neither the thresholds nor the outputs.
+The run emits typed events to its outputs (``surge.outputs.base``: console, results folder,
+threshold judge...) through one fan-out, asks the ones that can judge for threshold results,
+and hands every output the :class:`RunResult` at the end. It imports neither the thresholds
+nor the outputs: the CLI (or a test) chooses them.
+
+Intervals are closed by their index: once every live worker's snapshot for interval k is in,
+the interval's window is merged, judged and emitted; an interval still incomplete
+:data:`PATIENCE_INTERVALS` after it ended is closed as partial, and snapshots arriving later
+count in the totals only (both counted in the summary).
 """
 from __future__ import annotations
 
 import asyncio
 import enum
 import inspect
+import resource
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from ..metrics import hdr
-from ..metrics.aggregate import RunStats
+from ..metrics.aggregate import AGGREGATED, IntervalWindow, RunStats
+from ..metrics.intervals import IntervalBook
 from ..metrics.snapshot import Snapshot
-from ..model.errors import ExitCode, ScenarioError
-from ..model.events import IntervalStats, Notice, RunFinished, RunStarted, StageChanged, ThresholdBreached
+from ..metrics.usage import UsageTracker
+from ..model.errors import ScenarioError
+from ..model.events import IntervalStats, Notice, RunStarted, StageChanged, ThresholdBreached
+from ..model.kinds import WorkloadKind
 from ..model.plan import TestPlan
 from ..model.redact import redact_url
 from ..model.schedule import level_at, stage_index_at
-from ..model.summary import GeneratorInfo, RunSummary, ThresholdResult
+from ..model.summary import GeneratorInfo, Judgement, RunResult, RunSummary, ThresholdResult, UsersInfo
+from ..model.verdict import RunFacts, decide
+from .executors.closed import ShapeLevel, settle_shape
+from .fanout import Fanout
 from .launchers import InProcessLauncher, Launcher, ProcessLauncher
 from .preflight import wait_healthy
 from .scenario import Scenario
 
-Judge = Callable[[RunStats, float], list[ThresholdResult]]
-Observer = Callable[[object], None]
-SATURATED_CPU_PERCENT = 90.0
-_SETTLE_S = 0.25  # how long after an interval boundary the coordinator waits for snapshots
+#: an interval still missing a worker's snapshot this many intervals after it ended is closed partial
+PATIENCE_INTERVALS = 2.0
+MIN_PATIENCE_S = 1.0
 
 
 class RunState(enum.Enum):
@@ -50,46 +61,40 @@ class RunState(enum.Enum):
         return new
 
 
-@dataclass
-class RunResult:
-    summary: RunSummary
-    histograms: dict[str, str]
-    exit_code: int
-
-
 def default_launcher(plan: TestPlan) -> Launcher:
     return InProcessLauncher() if plan.processes == 1 else ProcessLauncher()
 
 
 class Run:
+    """One run of a plan. ``outputs``: objects with ``handle(event)`` and ``finish(result)``,
+    optionally ``judge(...)`` and ``bind(control)`` (see ``surge.outputs.base``)."""
+
     def __init__(self, plan: TestPlan, scenario: Scenario, *, launcher: Launcher | None = None,
-                 judge: Judge | None = None, observers: list[Observer] | None = None, out_dir: str = "") -> None:
-        self.plan = plan
+                 outputs: tuple | list = (), out_dir: str = "") -> None:
+        self.plan = settle_shape(plan, scenario)
         self.scenario = scenario
-        self.launcher = launcher or default_launcher(plan)
-        self.judge = judge or (lambda stats, elapsed: [])
-        self.observers = list(observers or [])
+        self.launcher = launcher or default_launcher(self.plan)
         self.out_dir = out_dir
         self.stats = RunStats()
         self.state = RunState.PENDING
+        self._outputs = Fanout(outputs)
+        self._book = IntervalBook(range(self.plan.processes))
+        self._usage = UsageTracker()
+        self._in_process = isinstance(self.launcher, InProcessLauncher)
+        self._shape = ShapeLevel(scenario.shape()) if getattr(self.plan.workload, "shape", False) else None
         self._interrupt: int | None = None  # the signal number that interrupted us
         self._preflight: asyncio.Future | None = None
+        self._t0 = 0.0
         self._users: dict[int, int] = {}
-        self._cpu: dict[int, float] = {}
-        self._cpu_max = 0.0
-        self._saturated_intervals = 0
-        self._intervals = 0
-        self._lost: list[str] = []
+        self._users_peak = 0
+        self._lost: dict[int, str] = {}
         self._aborted_by: str | None = None
         self._breaking_point: dict | None = None
         self._stage = -1
         self._breached: set[str] = set()
+        self._cpu_mark = (time.process_time(), time.monotonic())
 
     # -- control ----------------------------------------------------------------------------
-    def emit(self, event: object) -> None:
-        for observer in self.observers:
-            observer(event)
-
     def interrupt(self, signum: int) -> None:
         """First call: stop gracefully. Second: cancel in-flight work (results are still written)."""
         hard = self._interrupt is not None
@@ -100,17 +105,26 @@ class Run:
             self.state = self.state.transition(RunState.STOPPING)
             self.launcher.stop(hard=hard)
 
-    def _stop(self) -> None:
+    def stop(self, reason: str) -> None:
+        """End the load gracefully (an output asked: abort-on-fail, a stop button); ``reason`` is kept."""
+        if self.state is RunState.RUNNING:
+            self._aborted_by = reason
+            self._stop_load()
+
+    def _stop_load(self) -> None:
         if self.state is RunState.RUNNING:
             self.state = self.state.transition(RunState.STOPPING)
             self.launcher.stop()
 
+    def emit(self, event: object) -> None:
+        self._outputs.emit(event)
+
     # -- lifecycle ----------------------------------------------------------------------------
     async def execute(self) -> RunResult:
         plan = self.plan
-        host = redact_url(plan.host)
-        self.emit(RunStarted(plan.scenario_name, plan.profile, host, plan.workload.kind, plan.duration_s,
-                             plan.processes, self.out_dir, len(plan.workload.stages)))
+        self._outputs.bind(self)
+        self.emit(RunStarted(plan.scenario_name, plan.profile, redact_url(plan.host), plan.workload.kind,
+                             plan.duration_s, plan.processes, self.out_dir, plan.workload.stage_count))
         if plan.health_path:
             await self._wait_healthy()
         if self._interrupt is not None:  # interrupted in the preflight: no load, no setup, no teardown
@@ -123,10 +137,11 @@ class Run:
         try:
             await self.launcher.start(plan, data, self._on_snapshot, self._on_lost)
             if self._interrupt is None:
-                t0 = time.time() + 0.1
+                t0 = self._t0 = time.time() + 0.1
+                self._cpu_mark = (time.process_time(), t0)
                 self.state = self.state.transition(RunState.RUNNING)
                 self.launcher.begin(t0)
-                await self._tick_until_done(t0)
+                await self._tick_until_done()
         finally:
             duration_s = max(time.time() - t0, 1e-9)
             try:
@@ -150,73 +165,125 @@ class Run:
         finally:
             self._preflight = None
 
-    async def _tick_until_done(self, t0: float) -> None:
+    async def _tick_until_done(self) -> None:
+        """Wait for the workers; close intervals that stay incomplete past their patience."""
+        interval_s = self.plan.interval_s
+        patience_s = max(MIN_PATIENCE_S, PATIENCE_INTERVALS * interval_s)
         waiter = asyncio.ensure_future(self.launcher.wait())
-        k = 0
+
+        def due() -> float:  # when the next interval to close is overdue (snapshots move it on)
+            return self._t0 + (self._book.next + 1) * interval_s + patience_s
+
         while not waiter.done():
-            k += 1
-            next_tick = t0 + k * self.plan.interval_s + _SETTLE_S
-            await asyncio.wait({waiter}, timeout=max(0.0, next_tick - time.time()))
-            self._close_interval(min(time.time() - t0, k * self.plan.interval_s))
+            await asyncio.wait({waiter}, timeout=max(0.01, due() - time.time()))
+            if not waiter.done() and time.time() >= due() and not self._book.done:
+                self._close_interval(*self._book.pop())  # overdue: partial
+                self._close_ready()
         await waiter
+        for worker_id in range(self.plan.processes):
+            self._book.retire(worker_id)
+        while not self._book.done:
+            self._close_interval(*self._book.pop())
 
     def _on_snapshot(self, snap: Snapshot) -> None:
-        self.stats.add(snap)
-        self._users[snap.worker_id] = 0 if snap.final else snap.users
-        if not snap.final:
-            self._cpu[snap.worker_id] = snap.cpu_percent
-        for w in snap.warnings:
-            self.emit(Notice(w))
+        if not self._book.add(snap):
+            self.stats.add_late(snap)
+        self._close_ready()
+
+    def _close_ready(self) -> None:
+        while self._book.ready():
+            self._close_interval(*self._book.pop())
 
     def _on_lost(self, worker_id: int, why: str) -> None:
-        self._lost.append(f"worker {worker_id}: {why}")
+        if worker_id in self._lost:
+            return
+        n = self.plan.processes
+        elapsed = max(0.0, time.time() - self._t0) if self._t0 else 0.0
+        unit = "arrival rate" if self.plan.workload.kind is WorkloadKind.OPEN else "users"
+        share = "all" if n == 1 else f"1/{n}"
+        self._lost[worker_id] = f"worker {worker_id} lost at {elapsed:.1f}s ({share} of the planned {unit}): {why}"
         self._users[worker_id] = 0
-        self.emit(Notice(f"worker {worker_id} lost ({why}); the run goes on without its share"))
+        self._book.retire(worker_id)
+        self.emit(Notice(self._lost[worker_id] + "; the run goes on without its share", level="error"))
+        self._close_ready()
 
-    def _close_interval(self, elapsed: float) -> None:
-        plan, stats = self.plan, self.stats
-        window_total, window = stats.close_interval()
-        span = plan.interval_s
-        cpu = max(self._cpu.values(), default=0.0)
-        self._intervals += 1
-        self._cpu_max = max(self._cpu_max, cpu)
-        self._saturated_intervals += cpu >= SATURATED_CPU_PERCENT
-        stages = plan.workload.stages
+    # -- one interval ---------------------------------------------------------------------------
+    def _close_interval(self, k: int, snaps: list[Snapshot], partial: bool) -> None:
+        plan = self.plan
+        window = self.stats.close(snaps)
+        end = self._t0 + (k + 1) * plan.interval_s
+        elapsed = max(0.0, min(end, time.time()) - self._t0)
+        cpu = self._sample_usage(snaps, elapsed)
+        for snap in snaps:
+            self._users[snap.worker_id] = 0 if snap.final else snap.users
+        users = sum(self._users.values())
+        self._users_peak = max(self._users_peak, users)
+        stage, target = self._stage_and_target(elapsed)
+        judgement = self._judge(elapsed)
+        self.emit(self._interval_stats(k, window, elapsed, users, stage, target, cpu, judgement, partial))
+
+    def _sample_usage(self, snaps: list[Snapshot], elapsed: float) -> float:
+        """Record each worker's (and the coordinator's) CPU over this full interval; the busiest worker's."""
+        cpus = []
+        for snap in snaps:
+            self._usage.sample(snap.worker_id, snap.cpu_percent, snap.rss_mb, elapsed)
+            if snap.cpu_percent is not None:
+                cpus.append(snap.cpu_percent)
+        if not self._in_process:
+            cpu_s, wall = time.process_time(), time.time()
+            last_cpu, last_wall = self._cpu_mark
+            if wall - last_wall >= 0.9 * self.plan.interval_s:
+                self._cpu_mark = (cpu_s, wall)
+                self._usage.sample("coordinator", 100.0 * (cpu_s - last_cpu) / (wall - last_wall),
+                                   _rss_mb(), elapsed)
+        return max(cpus, default=0.0)
+
+    def _stage_and_target(self, elapsed: float) -> tuple[int, float]:
+        workload = self.plan.workload
+        if self._shape is not None:
+            tick = self._shape(elapsed)
+            return 0, tick or 0.0
+        stages = workload.stages
         stage = stage_index_at(stages, elapsed) if stages else 0
-        if stage != self._stage and stages and not getattr(plan.workload, "shape", False):
+        if stage != self._stage and stages:
             self._stage = stage
             self.emit(StageChanged(stage, len(stages), elapsed, stages[stage].target))
-        results = self.judge(stats, elapsed) if plan.thresholds else []
-        failing = [r for r in results if not r.passed and r.actual is not None]
-        self._react_to(failing, elapsed)
-        # only series with traffic in this interval: the percentiles cost ~0.25 ms a series
-        endpoints = tuple((w.stats(*key, span), stats.series[key].stats(*key, elapsed))
-                          for key, w in sorted(window.items()))
-        self.emit(IntervalStats(
-            elapsed_s=elapsed, duration_s=plan.duration_s, stage=max(stage, 0), stages=len(stages),
-            users=sum(self._users.values()), target=level_at(stages, elapsed) if stages else 0.0,
-            workload=plan.workload.kind, dropped_iterations=stats.dropped_iterations,
-            window=window_total.stats("", "Aggregated", span), cumulative=stats.total_stats(elapsed),
-            endpoints=endpoints, cpu_percent=cpu, workers_alive=plan.processes - len(self._lost),
-            failing_thresholds=tuple(r.target + ": " + r.expression for r in failing),
-        ))
+        return stage, level_at(stages, elapsed) if stages else 0.0
 
-    def _react_to(self, failing: list[ThresholdResult], elapsed: float) -> None:
-        plan = self.plan
-        for r in failing:
-            label = f"{r.target}: {r.expression}"
-            abort = (r.abort_on_fail and elapsed >= plan.abort_grace_s) or plan.until_break is not None
-            stops_run = abort and self.state is RunState.RUNNING
-            if label not in self._breached or stops_run:  # announce once, and the breach that stops the run
-                self._breached.add(label)
-                self.emit(ThresholdBreached(r, elapsed, aborting=stops_run))
-            if stops_run:
-                if plan.until_break is not None:
-                    self._breaking_point = {"users": sum(self._users.values()), "elapsed_s": round(elapsed, 3),
-                                            "threshold": label, "actual": r.actual}
-                else:
-                    self._aborted_by = label
-                self._stop()
+    def _judge(self, elapsed: float) -> Judgement:
+        if not self._outputs.judging:
+            return Judgement()
+        judgement = self._outputs.judge(self.stats, elapsed, final=False)
+        stops = judgement.abort is not None and self.state is RunState.RUNNING
+        for r in judgement.failing:
+            if r.label not in self._breached or (stops and r is judgement.abort):
+                self._breached.add(r.label)  # announced once, and again as the breach that stops the run
+                self.emit(ThresholdBreached(r, elapsed, aborting=stops and r is judgement.abort))
+        if stops:
+            abort = judgement.abort
+            if self.plan.until_break is not None:  # the breaking point is the result, not an abort
+                self._breaking_point = {"users": sum(self._users.values()), "elapsed_s": round(elapsed, 3),
+                                        "threshold": abort.label, "actual": abort.actual}
+                self._stop_load()
+            else:
+                self.stop(abort.label)
+        return judgement
+
+    def _interval_stats(self, k: int, window: IntervalWindow, elapsed: float, users: int, stage: int,
+                        target: float, cpu: float, judgement: Judgement, partial: bool) -> IntervalStats:
+        plan, stats = self.plan, self.stats
+        span = plan.interval_s
+        endpoints = tuple((w.stats(*key, span), stats.series[key].stats(*key, elapsed))
+                          for key, w in sorted(window.series.items()))
+        return IntervalStats(
+            elapsed_s=elapsed, duration_s=plan.duration_s, stage=max(stage, 0),
+            stages=plan.workload.stage_count, users=users, target=target, workload=plan.workload.kind,
+            dropped_iterations=stats.dropped_iterations, window=window.total.stats("", AGGREGATED, span),
+            cumulative=stats.total_stats(elapsed), endpoints=endpoints, cpu_percent=cpu,
+            workers_alive=plan.processes - len(self._lost),
+            failing_thresholds=tuple(r.label for r in judgement.failing), interval=k, partial=partial,
+            timestamp=self._t0 + elapsed,
+        )
 
     async def _call_hook(self, hook, name: str, *extra) -> Any:
         if hook is None:
@@ -228,40 +295,70 @@ class Run:
             if inspect.isawaitable(result):
                 result = await result
             return result
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             raise ScenarioError(f"{name}() raised {type(exc).__name__}: {exc}",
                                 "run it with --debug for the traceback") from exc
 
     # -- verdict -----------------------------------------------------------------------------------
     def _finish(self, started_at: datetime, duration_s: float) -> RunResult:
         plan, stats = self.plan, self.stats
-        results = self.judge(stats, duration_s) if plan.thresholds else []
-        failed = any(not r.passed for r in results)
-        if self._interrupt is not None:
-            status, code = "interrupted", (ExitCode.TERMINATED if self._interrupt == 15 else ExitCode.INTERRUPTED)
-        elif self._lost and len(self._lost) >= plan.processes:
-            status, code = "error", ExitCode.CANNOT_PROCEED
-        elif failed:
-            status, code = "failed", ExitCode.THRESHOLDS_FAILED
-        else:
-            status, code = "passed", ExitCode.PASSED
-        saturated = self._saturated_intervals >= max(1, self._intervals // 5)
-        warnings = list(stats.warnings) + self._lost
-        if saturated:
-            warnings.append(f"generator CPU reached {self._cpu_max:.0f}% of a core: figures may be skewed "
-                            "by the load generator itself; add --processes or machines")
+        results = self._outputs.judge(stats, duration_s, final=True).results if self._outputs.judging else ()
+        status, code, reasons = decide(self._facts(results))
         summary = RunSummary(
             status=status, scenario=plan.scenario_name, profile=plan.profile, host=redact_url(plan.host),
             started_at=started_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
             duration_s=round(duration_s, 3), workload=plan.workload.kind,
             total=stats.total_stats(duration_s), endpoints=tuple(stats.endpoint_stats(duration_s)),
             failures=tuple(stats.failure_groups()), failures_by_kind=stats.failures_by_kind(),
-            thresholds=tuple(results),
-            generator=GeneratorInfo(plan.processes, len(self._lost), round(self._cpu_max, 1), saturated),
-            dropped_iterations=stats.dropped_iterations if plan.workload.kind == "open" else None,
+            thresholds=tuple(results), generator=self._generator_info(),
+            dropped_iterations=stats.dropped_iterations if plan.workload.kind is WorkloadKind.OPEN else None,
             custom_metrics=tuple(stats.custom_stats(duration_s)), breaking_point=self._breaking_point,
-            warnings=tuple(warnings), aborted_by=self._aborted_by,
+            warnings=tuple(self._warnings()), aborted_by=self._aborted_by,
+            users=UsersInfo(self._users_peak, stats.users_started, stats.users_start_failed),
+            status_reasons=reasons,
         )
-        result = RunResult(summary, stats.histograms(), int(code))
-        self.emit(RunFinished(summary, self.out_dir, int(code)))
+        result = RunResult(summary, stats.histograms(), code, self.out_dir)
+        self._outputs.finish(result)
         return result
+
+    def _facts(self, results: tuple[ThresholdResult, ...]) -> RunFacts:
+        plan, stats = self.plan, self.stats
+        hints = tuple(w for w in stats.warnings if "without await" in w)
+        return RunFacts(
+            interrupted_by=self._interrupt, workers=plan.processes, lost=tuple(self._lost.values()),
+            allow_worker_loss=plan.allow_worker_loss, http_requests=stats.http_requests,
+            requests=stats.total.requests, failures=stats.total.failures,
+            users_started=stats.users_started, users_start_failed=stats.users_start_failed,
+            thresholds=results, exit_code_on_error=plan.exit_code_on_error, hints=hints,
+            judge_failed=self._outputs.judge_failed,
+        )
+
+    def _generator_info(self) -> GeneratorInfo:
+        n = self.plan.processes
+        workers = tuple(self._usage.usage(i, lost=self._lost.get(i), shared=self._in_process) for i in range(n))
+        coordinator = None if self._in_process else self._usage.usage("coordinator")
+        saturated = self._usage.saturated()
+        return GeneratorInfo(
+            processes=n, workers_lost=len(self._lost), cpu_percent_max=self._usage.cpu_max(range(n)),
+            saturated=any(k != "coordinator" for k in saturated), workers=workers, coordinator=coordinator,
+            partial_intervals=self._book.partial, late_snapshots=self._book.late,
+        )
+
+    def _warnings(self) -> list[str]:
+        out = list(self.stats.warnings) + self._outputs.warnings
+        for key, at_s in sorted(self._usage.saturated().items(), key=lambda kv: kv[1]):
+            who = "the coordinator" if key == "coordinator" else f"worker {key}"
+            what = ("live figures may lag" if key == "coordinator"
+                    else "latency and throughput may be skewed by the load generator itself; "
+                         "add --processes or machines")
+            out.append(f"generator saturated: {who} used >= 90% of a core for 3 intervals in a row "
+                       f"(from {at_s:.0f}s): {what}")
+        if self._book.partial or self._book.late:
+            out.append(f"{self._book.partial} interval(s) were written before every worker's snapshot came in "
+                       f"({self._book.late} late snapshot(s) counted in the totals only)")
+        return out
+
+
+def _rss_mb() -> float:
+    """This process's peak RSS so far (Linux reports ru_maxrss in kB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0

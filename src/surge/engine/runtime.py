@@ -66,20 +66,26 @@ class VirtualUser:
     async def start(self, recorder: Recorder) -> bool:
         """Run on_start once. False when the user asked to stop (StopUser) or on_start raised."""
         self.started = True
-        return await self._guard(self.user.on_start, "on_start", recorder)
+        ok = await self._guard(self.user.on_start, "on_start", recorder)
+        if ok:
+            recorder.users_started += 1
+        return ok
 
     async def iterate(self, recorder: Recorder) -> bool:
         """Run one weighted task pick. False when the task raised StopUser."""
         spec = self.spec.tasks[bisect(self._cum, random.random() * self._total)] if len(self._cum) > 1 \
             else self.spec.tasks[0]
+        client = self.client
         try:
             await spec.fn(self.user)
         except StopUser:
             return False
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # the task's own code raised: counted under its name, the VU goes on
-            recorder.task_error(spec.name, f"{type(exc).__name__}: {exc}")
+        except (Exception, SystemExit) as exc:  # the task's own code raised: a failure under its name
+            recorder.task_error(self._label(spec.name), _describe(exc))
+        if client.created != client.started:
+            _check_unawaited(client, self._label(spec.name), recorder)
         return True
 
     async def finish(self, recorder: Recorder) -> None:
@@ -97,9 +103,35 @@ class VirtualUser:
             return False
         except asyncio.CancelledError:
             raise
-        except Exception as exc:
-            recorder.task_error(name, f"{type(exc).__name__}: {exc}")
+        except (Exception, SystemExit) as exc:
+            recorder.task_error(self._label(name), _describe(exc))
+            if name == "on_start":
+                recorder.users_start_failed += 1
             return False
+
+    def _label(self, name: str) -> str:
+        """``Browser.checkout``: the series name a task's exceptions are counted under."""
+        return f"{self.spec.cls.__name__}.{name}"
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"SystemExit: sys.exit({exc.code!r}) in a task ends that iteration, not the run"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _check_unawaited(client: HttpClient, label: str, recorder: Recorder) -> None:
+    """The task created requests it did not await. Confirm on the next loop pass (a request
+    handed to ``asyncio.create_task`` starts by then) and warn once per task."""
+    created = client.created
+
+    def confirm() -> None:
+        if client.started < created:
+            recorder.warn(f"task {label} calls self.client without await: those requests are never sent; "
+                          f"write `await self.client.get(...)`")
+            client.started = client.created
+
+    asyncio.get_running_loop().call_soon(confirm)
 
 
 async def closed_loop(vu: VirtualUser, ctx: WorkerContext) -> None:

@@ -42,9 +42,11 @@ def load_scenario(path: str | Path, *, tags=(), exclude_tags=(), user_classes=()
     if not path.is_file():
         raise ConfigError(f"scenario file {str(path)!r} not found", "pass the path of a Python file defining HttpUser classes")
     module = _import(path)
-    found = [obj for obj in vars(module).values()
-             if isinstance(obj, type) and issubclass(obj, User) and not obj.__dict__.get("abstract", False)
-             and obj.__module__ == module.__name__]
+    # every concrete user class in the module's namespace, also one imported from a helper
+    # module (as Locust counts them); bases meant for subclassing say ``abstract = True``
+    found = list(dict.fromkeys(obj for obj in vars(module).values()
+                               if isinstance(obj, type) and issubclass(obj, User)
+                               and not obj.__dict__.get("abstract", False)))
     if user_classes:
         unknown = set(user_classes) - {c.__name__ for c in found}
         if unknown:

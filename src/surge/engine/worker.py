@@ -3,6 +3,11 @@ one :class:`Snapshot` per interval on the coordinator's timebase.
 
 The same class runs inside the coordinator (in-process, for tests and one-process runs), in a
 child process, or later in a Ray actor: only the launcher around it differs.
+
+The interval loop must never die silently: a snapshot that cannot be built (seen: a lazy import
+failing with ``OSError: Too many open files`` while 25,000 users held every descriptor) is
+reported as a warning and its figures go into the next one; everything the snapshot path
+needs is imported and exercised before the load starts.
 """
 from __future__ import annotations
 
@@ -12,8 +17,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import psutil
+
+from ..metrics import hdr
 from ..metrics.recorder import Recorder
 from ..metrics.snapshot import Snapshot
+from ..model.kinds import WorkloadKind
 from ..model.plan import TestPlan
 from .clients.http import ClientContext
 from .executors.closed import ClosedExecutor
@@ -22,6 +31,9 @@ from .runtime import WorkerContext
 from .scenario import Scenario, load_scenario
 
 _perf = time.perf_counter
+_MB = 1024 * 1024
+#: a snapshot covers a full interval when its span is at least this share of interval_s
+_FULL_SPAN = 0.9
 
 
 class Worker:
@@ -36,9 +48,13 @@ class Worker:
         self.stop = asyncio.Event()
         self.kill = asyncio.Event()
         self.recorder = Recorder()
-        self._cpu_mark = (time.process_time(), _perf())
+        self._process = psutil.Process()
+        self._mark = (time.process_time(), _perf())  # CPU and wall time at the last full boundary
         self._dropped_sent = 0
         self._iterations_sent = 0
+        self._started_sent = 0
+        self._failed_sent = 0
+        self._warm_up()
 
     def request_stop(self, hard: bool = False) -> None:
         self.stop.set()
@@ -46,22 +62,26 @@ class Worker:
             self.kill.set()
 
     async def run(self, t0_wall: float, emit: Callable[[Snapshot], None]) -> None:
-        """Run the plan starting at wall-clock ``t0_wall``; ``emit`` gets every snapshot, the last final."""
+        """Run the plan starting at wall-clock ``t0_wall``; ``emit`` gets every snapshot, the last final.
+
+        ``emit`` must not block. The final snapshot is emitted also when the executor raises
+        (the exception then propagates: the launcher reports the worker lost with it).
+        """
         plan = self.plan
         t0 = _perf() + (t0_wall - time.time())
         clients = ClientContext(plan.host, self.recorder, timeout_s=plan.timeout_s,
                                 connect_timeout_s=plan.connect_timeout_s, insecure=plan.insecure,
                                 follow_redirects=plan.follow_redirects, headers=dict(plan.headers),
-                                open_workload=plan.workload.kind == "open")
+                                open_workload=plan.workload.kind is WorkloadKind.OPEN)
         ctx = WorkerContext(plan, self.worker_id, self.workers, self.scenario, self.recorder, clients,
                             self.data, t0, self.stop)
-        executor = OpenExecutor(ctx) if plan.workload.kind == "open" else ClosedExecutor(ctx)
+        executor = OpenExecutor(ctx) if plan.workload.kind is WorkloadKind.OPEN else ClosedExecutor(ctx)
         if t0 > _perf():
             try:
                 await asyncio.wait_for(self.stop.wait(), t0 - _perf())
             except asyncio.TimeoutError:
                 pass
-        self._cpu_mark = (time.process_time(), _perf())
+        self._mark = (time.process_time(), _perf())
         flusher = asyncio.ensure_future(self._flush_every_interval(ctx, executor, emit))
         try:
             await executor.run()
@@ -75,31 +95,70 @@ class Worker:
             kill.cancel()
         finally:
             flusher.cancel()
-            emit(self.snapshot(ctx, executor, final=True))
+            interval = max(0, math.floor(ctx.elapsed() / plan.interval_s))
+            emit(self._snapshot(executor, interval, full=False, final=True))
 
     async def _flush_every_interval(self, ctx: WorkerContext, executor, emit) -> None:
-        interval = self.plan.interval_s
-        while True:
-            k = math.floor(ctx.elapsed() / interval) + 1
-            await asyncio.sleep(max(0.0, ctx.t0 + k * interval - _perf()))
-            emit(self.snapshot(ctx, executor))
+        """One snapshot per interval boundary, labelled with the interval that just ended.
 
-    def snapshot(self, ctx: WorkerContext, executor, final: bool = False) -> Snapshot:
-        series, task_errors, warnings = self.recorder.flush()
+        The loop tracks its own index (waking a little early must not emit twice), and after
+        a stall it labels its one snapshot with the latest interval that ended.
+        """
+        interval_s = self.plan.interval_s
+        k = 0
+        while True:
+            boundary = ctx.t0 + (k + 1) * interval_s
+            while (now := _perf()) < boundary:
+                await asyncio.sleep(boundary - now)
+            k = max(k, math.floor((now - ctx.t0) / interval_s) - 1)
+            emit(self._snapshot(executor, k, full=True))
+            k += 1
+
+    def _snapshot(self, executor, interval: int, *, full: bool, final: bool = False) -> Snapshot:
+        try:
+            return self.snapshot(executor, interval, full=full, final=final)
+        except Exception as exc:  # never lose the interval loop; the figures stay for the next one
+            self.recorder.warn(f"worker {self.worker_id}: the snapshot of interval {interval} failed "
+                               f"({type(exc).__name__}: {exc}); its figures go into the next one")
+            return Snapshot(self.worker_id, interval, executor.users(), final=final)
+
+    def snapshot(self, executor, interval: int, *, full: bool, final: bool = False) -> Snapshot:
+        series, warnings = self.recorder.flush()
         metrics = [m for m in (metric.flush() for metric in self.scenario.metrics) if m is not None]
-        interval = max(0, math.floor(ctx.elapsed() / self.plan.interval_s - 1e-6))
+        rec = self.recorder
+        cpu_percent = self._cpu_percent(full)
         snap = Snapshot(
             worker_id=self.worker_id, interval=interval, users=executor.users(), series=series,
             metrics=metrics, dropped_iterations=executor.dropped() - self._dropped_sent,
             iterations=executor.iterations() - self._iterations_sent,
-            task_errors=task_errors, cpu_percent=self._cpu_percent(), final=final, warnings=warnings,
+            users_started=rec.users_started - self._started_sent,
+            users_start_failed=rec.users_start_failed - self._failed_sent,
+            cpu_percent=cpu_percent, rss_mb=self._rss_mb(), final=final, warnings=warnings,
         )
-        self._dropped_sent = executor.dropped()
-        self._iterations_sent = executor.iterations()
+        self._dropped_sent, self._iterations_sent = executor.dropped(), executor.iterations()
+        self._started_sent, self._failed_sent = rec.users_started, rec.users_start_failed
         return snap
 
-    def _cpu_percent(self) -> float:
+    def _cpu_percent(self, full: bool) -> float | None:
+        """This process's CPU (user + system) since the last full boundary, over full intervals only."""
         cpu, wall = time.process_time(), _perf()
-        last_cpu, last_wall = self._cpu_mark
-        self._cpu_mark = (cpu, wall)
-        return 100.0 * (cpu - last_cpu) / (wall - last_wall) if wall > last_wall else 0.0
+        last_cpu, last_wall = self._mark
+        if not full:
+            return None
+        self._mark = (cpu, wall)
+        span = wall - last_wall
+        if span < _FULL_SPAN * self.plan.interval_s:
+            return None
+        return 100.0 * (cpu - last_cpu) / span
+
+    def _rss_mb(self) -> float:
+        try:
+            return self._process.memory_info().rss / _MB
+        except (psutil.Error, OSError):
+            return 0.0
+
+    def _warm_up(self) -> None:
+        """Import and run everything the snapshot path uses once, before any descriptor is taken."""
+        hdr.warm_up()
+        self._rss_mb()
+        Snapshot(self.worker_id, 0, 0).to_bytes()

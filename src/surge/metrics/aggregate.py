@@ -1,17 +1,25 @@
-"""Coordinator-side aggregation: merge worker snapshots into cumulative and per-interval stats.
+"""Coordinator-side aggregation: merge worker snapshots into per-interval and cumulative stats.
 
 ``RunStats`` is the one place that turns histograms and counters into :class:`EndpointStats`.
 The console, the threshold evaluator, the history writer and the final summary all read it.
+
+Snapshots are merged by their interval index, not by arrival time: :meth:`RunStats.close` takes
+every snapshot of one interval at once (as :class:`surge.metrics.intervals.IntervalBook` hands
+them over), builds that interval's window and adds it to the cumulative totals. A snapshot
+that arrives after its interval was closed goes to :meth:`RunStats.add_late`: counted in the
+totals (nothing is ever dropped), not in any window.
 """
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from ..model.kinds import FailureKind
 from ..model.summary import PERCENTILES, CustomMetricStats, EndpointStats, FailureGroup, Latency
 from .custom import TREND_SCALE
 from .hdr import Histogram
-from .recorder import CAP_WARNING, MAX_SERIES, OTHER
+from .recorder import CAP_WARNING, MAX_SERIES, OTHER, TASK
 from .snapshot import MetricSnapshot, SeriesSnapshot, Snapshot
 
 AGGREGATED = "Aggregated"
@@ -31,19 +39,36 @@ class SeriesTotals:
     bytes_sent: int = 0
 
     def add(self, s: SeriesSnapshot) -> None:
-        """Merge one worker's interval (encoded histograms)."""
-        self._merge(Histogram.decode(s.latency) if s.latency else None,
-                    Histogram.decode(s.service) if s.service else None, s)
+        """Merge one worker's interval of this series (sparse wire histograms)."""
+        self._merge(Histogram.from_wire(s.latency) if s.latency is not None else None,
+                    Histogram.from_wire(s.service) if s.service is not None else None, s)
 
     def merge(self, other: "SeriesTotals") -> None:
         self._merge(other.latency, other.service, other)
 
+    @classmethod
+    def merged(cls, parts: Iterable["SeriesTotals"]) -> "SeriesTotals":
+        """The union of many series in one pass (an interval's all-requests total)."""
+        parts = list(parts)
+        services = [p.service for p in parts if p.service is not None]
+        out = cls(Histogram.merged(p.latency for p in parts),
+                  Histogram.merged(services) if services else None)
+        for p in parts:
+            out._count(p)
+        return out
+
     def _merge(self, latency: Histogram | None, service: Histogram | None, counts) -> None:
-        if latency is not None:
-            self.latency.merge(latency)
+        if latency is not None and latency.count:
+            if self.latency.count:
+                self.latency.merge(latency)
+            else:
+                self.latency = latency.copy()
         if service is not None:
             self.service = self.service or Histogram()
             self.service.merge(service)
+        self._count(counts)
+
+    def _count(self, counts) -> None:
         self.requests += counts.requests
         self.failures += counts.failures
         self.cancelled += counts.cancelled
@@ -83,9 +108,9 @@ class MetricTotals:
     total: float = 0.0
 
     def add(self, m: MetricSnapshot) -> None:
-        if m.hist:
+        if m.hist is not None:
             self.hist = self.hist or Histogram()
-            self.hist.merge(Histogram.decode(m.hist))
+            self.hist.merge(Histogram.from_wire(m.hist))
         self.count += m.count
         self.hits += m.hits
         self.total += m.total
@@ -101,38 +126,75 @@ class MetricTotals:
         return CustomMetricStats(self.name, self.kind, self.count, values)
 
 
+@dataclass
+class IntervalWindow:
+    """One closed interval: its all-requests total and each series with traffic in it."""
+
+    total: SeriesTotals
+    series: dict[Key, SeriesTotals]
+
+
 class RunStats:
-    """Everything merged so far. ``add()`` takes snapshots; ``close_interval()`` ends a history window."""
+    """Everything merged so far: cumulative per series and overall, plus the run-wide counters."""
 
     def __init__(self) -> None:
         self.series: dict[Key, SeriesTotals] = {}
         self.total = SeriesTotals()
-        self.window: dict[Key, SeriesTotals] = {}
-        self.window_total = SeriesTotals()
         self.metrics: dict[str, MetricTotals] = {}
         self.errors: Counter[tuple[str, str, str, str]] = Counter()
         self.dropped_iterations = 0
         self.iterations = 0
+        self.users_started = 0
+        self.users_start_failed = 0
         self.warnings: list[str] = []
         self._named = 0  # series other than (other): each worker caps its own, so the run caps again
 
-    def add(self, snap: Snapshot) -> None:
+    # -- merging ------------------------------------------------------------------------------
+    def close(self, snaps: Iterable[Snapshot]) -> IntervalWindow:
+        """Merge every snapshot of one interval; return the interval's window."""
+        window: dict[Key, SeriesTotals] = {}
+        for snap in snaps:
+            for s in self._absorb(snap):
+                key = self._key(s.method, s.name)
+                part = window.get(key)
+                if part is None:
+                    part = window[key] = SeriesTotals()
+                part.add(s)
+        for key, part in window.items():
+            self._cumulative(key).merge(part)
+        total = SeriesTotals.merged(window.values())
+        self.total.merge(total)
+        return IntervalWindow(total, window)
+
+    def add_late(self, snap: Snapshot) -> None:
+        """A snapshot whose interval was already closed: into the totals, not into any window."""
+        for s in self._absorb(snap):
+            part = SeriesTotals()
+            part.add(s)
+            self._cumulative(self._key(s.method, s.name)).merge(part)
+            self.total.merge(part)
+
+    def _absorb(self, snap: Snapshot) -> list[SeriesSnapshot]:
+        """Take a snapshot's run-wide counters and failures; hand back its series to merge."""
         for s in snap.series:
             key = self._key(s.method, s.name)
-            self.series.setdefault(key, SeriesTotals()).add(s)
-            self.window.setdefault(key, SeriesTotals()).add(s)
-            self.total.add(s)
-            self.window_total.add(s)
             for kind, message, count in s.errors:
                 self.errors[(*key, kind, message)] += count
-        for task, message, count in snap.task_errors:
-            self.errors[("", task, "exception", message)] += count
         for m in snap.metrics:
             self.metrics.setdefault(m.name, MetricTotals(m.name, m.kind, m.unit)).add(m)
         self.dropped_iterations += snap.dropped_iterations
         self.iterations += snap.iterations
+        self.users_started += snap.users_started
+        self.users_start_failed += snap.users_start_failed
         for w in snap.warnings:
-            self._warn(w)
+            self.warn(w)
+        return snap.series
+
+    def _cumulative(self, key: Key) -> SeriesTotals:
+        totals = self.series.get(key)
+        if totals is None:
+            totals = self.series[key] = SeriesTotals()
+        return totals
 
     def _key(self, method: str, name: str) -> Key:
         """At most MAX_SERIES names per run: workers that each saw different ids still add up."""
@@ -141,21 +203,21 @@ class RunStats:
             return key
         if self._named < MAX_SERIES:
             self._named += 1
+            self.series[key] = SeriesTotals()
             return key
-        self._warn(CAP_WARNING)
+        self.warn(CAP_WARNING)
         return (method, OTHER)
 
-    def _warn(self, message: str) -> None:
+    def warn(self, message: str) -> None:
         if message not in self.warnings:
             self.warnings.append(message)
 
-    def close_interval(self) -> tuple[SeriesTotals, dict[Key, SeriesTotals]]:
-        """Hand back this window's totals (overall, per series) and start a new window."""
-        total, per_series = self.window_total, self.window
-        self.window_total, self.window = SeriesTotals(), {}
-        return total, per_series
-
     # -- views ----------------------------------------------------------------------------
+    @property
+    def http_requests(self) -> int:
+        """Requests sent through a client: everything but the TASK series of task exceptions."""
+        return self.total.requests - sum(t.requests for (m, _), t in self.series.items() if m == TASK)
+
     def endpoint_stats(self, seconds: float) -> list[EndpointStats]:
         return [t.stats(m, n, seconds) for (m, n), t in sorted(self.series.items(), key=lambda kv: (kv[0][1], kv[0][0]))]
 
@@ -163,7 +225,7 @@ class RunStats:
         return self.total.stats("", AGGREGATED, seconds)
 
     def failure_groups(self) -> list[FailureGroup]:
-        return [FailureGroup(m, n, k, msg, c) for (m, n, k, msg), c in self.errors.most_common()]
+        return [FailureGroup(m, n, FailureKind(k), msg, c) for (m, n, k, msg), c in self.errors.most_common()]
 
     def failures_by_kind(self) -> dict[str, int]:
         out: Counter[str] = Counter()

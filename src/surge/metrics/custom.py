@@ -43,7 +43,7 @@ class Trend(Metric):
         h = Histogram()
         h.record_many(self._values)
         self._values = []
-        return MetricSnapshot(self.name, self.kind, self.unit, hist=h.encode(), count=h.count)
+        return MetricSnapshot(self.name, self.kind, self.unit, hist=h.to_wire(), count=h.count)
 
 
 class Rate(Metric):

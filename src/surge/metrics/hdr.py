@@ -107,6 +107,26 @@ class Histogram:
     def decode(cls, text: str) -> "Histogram":
         return cls(HdrHistogram.decode(text))
 
+    # TEMPORARY shim until the sparse implementation lands
+    def to_wire(self):
+        return self.encode()
+
+    @classmethod
+    def from_wire(cls, value) -> "Histogram":
+        if not isinstance(value, str):
+            raise ValueError("bad histogram")
+        try:
+            return cls.decode(value)
+        except Exception as exc:
+            raise ValueError(str(exc)) from None
+
+    @classmethod
+    def merged(cls, histograms) -> "Histogram":
+        out = cls()
+        for h in histograms:
+            out.merge(h)
+        return out
+
     def copy(self) -> "Histogram":
         out = Histogram()
         out.merge(self)

@@ -2,16 +2,23 @@
 
 A request costs one dict lookup (its series) and a list append or two; histograms are built
 once per interval from the buffered values (see :meth:`Histogram.record_many`).
+
+A task whose own code raised is counted as a failed "request" of the series
+``TASK <Class.task>`` (kind ``exception``), so error rates, the verdict and thresholds see it;
+it is not timed.
 """
 from __future__ import annotations
 
 from collections import Counter
 
+from ..model.kinds import FailureKind
 from .hdr import Histogram
 from .snapshot import SeriesSnapshot
 
 MAX_SERIES = 1000
 OTHER = "(other)"
+#: the method of the series that count task exceptions (``TASK Browser.checkout``)
+TASK = "TASK"
 CAP_WARNING = (f"more than {MAX_SERIES} distinct endpoint names; further ones are grouped under "
                f"{OTHER!r}: pass name= to group URLs that carry ids")
 
@@ -43,10 +50,10 @@ class Series:
             return None
         snap = SeriesSnapshot(
             self.method, self.name,
-            latency=_encode(self.latencies_us), service=_encode(self.service_us),
+            latency=_wire(self.latencies_us), service=_wire(self.service_us),
             requests=self.requests, failures=self.failures, cancelled=self.cancelled,
             bytes_received=self.bytes_received, bytes_sent=self.bytes_sent,
-            errors=[[k, m, c] for (k, m), c in self.errors.items()],
+            errors=[[str(k), m, c] for (k, m), c in self.errors.items()],
         )
         self.latencies_us, self.service_us = [], []
         self.requests = self.failures = self.cancelled = self.bytes_received = self.bytes_sent = 0
@@ -54,31 +61,34 @@ class Series:
         return snap
 
 
-def _encode(values: list[int]) -> str | None:
+def _wire(values: list[int]):
     if not values:
         return None
     h = Histogram()
     h.record_many(values)
-    return h.encode()
+    return h.to_wire()
 
 
 class Recorder:
-    """All series of one worker. ``series()`` caps distinct names at :data:`MAX_SERIES`."""
+    """All series of one worker. ``series()`` caps distinct names at :data:`MAX_SERIES`.
+
+    Also counts what the verdict needs beyond requests: users that started or failed to start,
+    and one-line warnings (each sent once) for the coordinator to show.
+    """
 
     def __init__(self) -> None:
         self._series: dict[tuple[str, str], Series] = {}
-        self.task_errors: Counter[tuple[str, str]] = Counter()
         self.warnings: list[str] = []
-        self._warned_cap = False
+        self._warned: set[str] = set()
+        self.users_started = 0
+        self.users_start_failed = 0
 
     def series(self, method: str, name: str) -> Series:
         key = (method, name)
         s = self._series.get(key)
         if s is None:
             if len(self._series) >= MAX_SERIES:
-                if not self._warned_cap:
-                    self._warned_cap = True
-                    self.warnings.append(CAP_WARNING)
+                self.warn(CAP_WARNING)
                 key = (method, OTHER)
                 s = self._series.get(key)
                 if s is not None:
@@ -87,11 +97,29 @@ class Recorder:
         return s
 
     def task_error(self, task: str, message: str) -> None:
-        self.task_errors[(task, message)] += 1
+        """The task (``Class.name``) or hook raised: one failed, untimed request of ``TASK task``."""
+        s = self.series(TASK, task)
+        s.requests += 1
+        s.fail(FailureKind.EXCEPTION, message)
 
-    def flush(self) -> tuple[list[SeriesSnapshot], list[list], list[str]]:
-        snaps = [s for s in (series.flush() for series in self._series.values()) if s is not None]
-        errors = [[t, m, c] for (t, m), c in self.task_errors.items()]
-        self.task_errors = Counter()
+    def warn(self, message: str) -> None:
+        """A warning for the user, sent with the next snapshot; each distinct text only once."""
+        if message not in self._warned:
+            self._warned.add(message)
+            self.warnings.append(message)
+
+    def flush(self) -> tuple[list[SeriesSnapshot], list[str]]:
+        """This interval's series with traffic, and the new warnings. A series whose histogram
+        cannot be built keeps its figures for the next flush (with a warning); the rest go now."""
+        snaps = []
+        for series in self._series.values():
+            try:
+                snap = series.flush()
+            except Exception as exc:
+                self.warn(f"some series could not be sent with an interval ({type(exc).__name__}: {exc}); "
+                          "their figures stay for the next one")
+                continue
+            if snap is not None:
+                snaps.append(snap)
         warnings, self.warnings = self.warnings, []
-        return snaps, errors, warnings
+        return snaps, warnings

@@ -1,25 +1,36 @@
 """The per-interval snapshot a worker hands the coordinator, and its wire encoding.
 
 The same bytes travel over a local pipe or, later, between Ray actors: the protocol is
-independent of the transport. JSON keeps it debuggable; histograms inside are the standard
-compressed HDR encoding, so a snapshot of a busy endpoint stays a few kB.
+independent of the transport. It is JSON (debuggable, safe to parse from another process), with
+each series as a positional list rather than an object and its histograms in the sparse wire
+form of :meth:`Histogram.to_wire` (only non-zero buckets), so a snapshot costs in proportion
+to the traffic of the interval: a series without traffic is not sent at all.
+
+A snapshot labelled ``interval=k`` says: this worker has sent everything it measured up to the
+end of interval k (on the coordinator's timebase). A worker whose loop fell behind sends one
+snapshot for the latest interval that ended; the coordinator treats the skipped ones as
+delivered (empty) by that worker.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from typing import Any
 
-PROTOCOL_VERSION = 1
+from ..model.kinds import FailureKind
+
+PROTOCOL_VERSION = 2
+_KINDS = frozenset(FailureKind)
 
 
 @dataclass
 class SeriesSnapshot:
-    """One series' interval: tags (method, name today), encoded histograms and counters."""
+    """One series' interval: tags (method, name today), sparse histograms and counters."""
 
     method: str
     name: str
-    latency: str | None = None  # encoded HDR of latency in µs (None when nothing was timed)
-    service: str | None = None  # open workloads: encoded HDR of service time in µs
+    latency: Any = None  # Histogram.to_wire() of latency in µs (None when nothing was timed)
+    service: Any = None  # open workloads: of the service time in µs
     requests: int = 0
     failures: int = 0
     cancelled: int = 0
@@ -27,18 +38,48 @@ class SeriesSnapshot:
     bytes_sent: int = 0
     errors: list[list] = field(default_factory=list)  # [kind, message, count]
 
+    def to_wire(self) -> list:
+        return [self.method, self.name, self.latency, self.service, self.requests, self.failures,
+                self.cancelled, self.bytes_received, self.bytes_sent, self.errors]
+
+    @classmethod
+    def from_wire(cls, item: Any) -> "SeriesSnapshot":
+        method, name, latency, service, requests, failures, cancelled, received, sent, errors = item
+        if not (isinstance(method, str) and isinstance(name, str) and isinstance(errors, list)):
+            raise ValueError("series tags must be strings and errors a list")
+        for e in errors:
+            if not (isinstance(e, list) and len(e) == 3 and e[0] in _KINDS and isinstance(e[1], str)
+                    and _is_count(e[2])):
+                raise ValueError(f"bad error entry {e!r}")
+        counts = (requests, failures, cancelled, received, sent)
+        if not all(_is_count(c) for c in counts):
+            raise ValueError(f"series counters must be whole numbers >= 0, got {counts!r}")
+        return cls(method, name, latency, service, *counts, errors)
+
 
 @dataclass
 class MetricSnapshot:
-    """A custom metric's interval. trend: HDR of value*1000; rate: hits/count; counter: total."""
+    """A custom metric's interval. trend: sparse histogram of value*1000; rate: hits/count; counter: total."""
 
     name: str
     kind: str
     unit: str = ""
-    hist: str | None = None
+    hist: Any = None
     count: int = 0
     hits: int = 0
     total: float = 0.0
+
+    def to_wire(self) -> list:
+        return [self.name, self.kind, self.unit, self.hist, self.count, self.hits, self.total]
+
+    @classmethod
+    def from_wire(cls, item: Any) -> "MetricSnapshot":
+        name, kind, unit, hist, count, hits, total = item
+        if not (isinstance(name, str) and kind in ("trend", "rate", "counter") and isinstance(unit, str)):
+            raise ValueError(f"bad metric tags {item[:3]!r}")
+        if not (_is_count(count) and _is_count(hits) and isinstance(total, (int, float))):
+            raise ValueError(f"bad metric counters {item[4:]!r}")
+        return cls(name, kind, unit, hist, count, hits, float(total))
 
 
 @dataclass
@@ -50,20 +91,48 @@ class Snapshot:
     metrics: list[MetricSnapshot] = field(default_factory=list)
     dropped_iterations: int = 0
     iterations: int = 0
-    task_errors: list[list] = field(default_factory=list)  # [task name, message, count]
-    cpu_percent: float = 0.0
+    users_started: int = 0  # VUs whose on_start completed, since the previous snapshot
+    users_start_failed: int = 0  # VUs whose on_start raised, since the previous snapshot
+    #: the worker process's CPU (user + system) over this full interval, 100 = one core;
+    #: None when the snapshot does not cover exactly one full interval (the last, partial one)
+    cpu_percent: float | None = None
+    rss_mb: float = 0.0
     final: bool = False
     warnings: list[str] = field(default_factory=list)
     version: int = PROTOCOL_VERSION
 
     def to_bytes(self) -> bytes:
-        return json.dumps(asdict(self), separators=(",", ":")).encode()
+        doc = [self.version, self.worker_id, self.interval, self.users,
+               [s.to_wire() for s in self.series], [m.to_wire() for m in self.metrics],
+               self.dropped_iterations, self.iterations, self.users_started, self.users_start_failed,
+               self.cpu_percent, self.rss_mb, self.final, self.warnings]
+        return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode()
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> "Snapshot":
-        data = json.loads(raw)
-        if data.get("version") != PROTOCOL_VERSION:
-            raise ValueError(f"snapshot protocol {data.get('version')} is not {PROTOCOL_VERSION}")
-        data["series"] = [SeriesSnapshot(**s) for s in data["series"]]
-        data["metrics"] = [MetricSnapshot(**m) for m in data["metrics"]]
-        return cls(**data)
+        """Parse a snapshot; anything malformed raises ValueError (it came from another process)."""
+        try:
+            doc = json.loads(raw)
+            if not isinstance(doc, list) or not doc or doc[0] != PROTOCOL_VERSION:
+                version = doc[0] if isinstance(doc, list) and doc else None
+                raise ValueError(f"snapshot protocol {version!r} is not {PROTOCOL_VERSION}")
+            (_, worker_id, interval, users, series, metrics, dropped, iterations, started, start_failed,
+             cpu, rss_mb, final, warnings) = doc
+            ints = (worker_id, interval, users, dropped, iterations, started, start_failed)
+            if not all(_is_count(v) for v in ints) or not isinstance(final, bool):
+                raise ValueError(f"bad snapshot header {doc[:4]!r}")
+            if cpu is not None and not isinstance(cpu, (int, float)):
+                raise ValueError(f"bad cpu_percent {cpu!r}")
+            if not (isinstance(warnings, list) and all(isinstance(w, str) for w in warnings)):
+                raise ValueError("warnings must be a list of strings")
+            return cls(worker_id, interval, users, [SeriesSnapshot.from_wire(s) for s in series],
+                       [MetricSnapshot.from_wire(m) for m in metrics], dropped, iterations, started,
+                       start_failed, None if cpu is None else float(cpu), float(rss_mb), final, warnings)
+        except ValueError:
+            raise
+        except (TypeError, KeyError, IndexError, AttributeError, RecursionError) as exc:  # wrong shapes
+            raise ValueError(f"malformed snapshot: {type(exc).__name__}: {exc}") from None
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0

@@ -1,9 +1,14 @@
-"""Typed, frozen events a run emits. Observers (console, dashboard, history writer) subscribe to a run."""
+"""Typed, frozen events a run emits, in order, to its outputs (console, history writer, dashboard...).
+
+The end of a run is not an event: every output's ``finish(result)`` is called once, with the
+summary and the final histograms (``surge.outputs.base``).
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .summary import EndpointStats, RunSummary, ThresholdResult
+from .kinds import WorkloadKind
+from .summary import EndpointStats, ThresholdResult
 
 
 @dataclass(frozen=True)
@@ -11,7 +16,7 @@ class RunStarted:
     scenario: str
     profile: str | None
     host: str
-    workload: str  # closed | open
+    workload: WorkloadKind
     duration_s: float
     processes: int
     out_dir: str
@@ -20,7 +25,8 @@ class RunStarted:
 
 @dataclass(frozen=True)
 class IntervalStats:
-    """One interval's live view. ``window`` is this interval only; ``cumulative`` is since the start."""
+    """One interval's view, emitted once every worker's snapshot for it is in (or it timed out:
+    ``partial``). ``window`` is this interval only; ``cumulative`` is since the start."""
 
     elapsed_s: float
     duration_s: float
@@ -28,14 +34,17 @@ class IntervalStats:
     stages: int
     users: int  # VUs alive across workers
     target: float  # the plan's level now: users (closed) or iterations/s (open)
-    workload: str
+    workload: WorkloadKind
     dropped_iterations: int
     window: EndpointStats
     cumulative: EndpointStats
     endpoints: tuple[tuple[EndpointStats, EndpointStats], ...]  # (window, cumulative) per series
-    cpu_percent: float  # the busiest worker's CPU, 100 = one core saturated
+    cpu_percent: float  # the busiest worker's CPU over this full interval, 100 = one core
     workers_alive: int
     failing_thresholds: tuple[str, ...] = ()
+    interval: int = 0  # index on the run's timebase (interval_s since t0)
+    partial: bool = False  # written before every live worker's snapshot came in
+    timestamp: float = 0.0  # unix time of the interval's end on the run's clock (t0 + elapsed_s)
 
 
 @dataclass(frozen=True)
@@ -61,11 +70,4 @@ class Notice:
     level: str = "warning"
 
 
-@dataclass(frozen=True)
-class RunFinished:
-    summary: RunSummary
-    out_dir: str
-    exit_code: int
-
-
-Event = RunStarted | IntervalStats | StageChanged | ThresholdBreached | Notice | RunFinished
+Event = RunStarted | IntervalStats | StageChanged | ThresholdBreached | Notice

@@ -5,7 +5,9 @@ Workloads are data; their schedules are pure functions in :mod:`surge.model.sche
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from .kinds import LiveMode, WorkloadKind
 
 
 @dataclass(frozen=True)
@@ -27,17 +29,35 @@ class _Staged:
         return sum(s.duration_s for s in self.stages)
 
     @property
+    def stage_count(self) -> int:
+        """How many stages the live view counts (at least one: a shape, or a steady run)."""
+        return max(len(self.stages), 1)
+
+    @property
     def peak(self) -> float:
         return max((s.target for s in self.stages), default=0.0)
 
 
 @dataclass(frozen=True)
 class ClosedWorkload(_Staged):
-    """Virtual users looping over tasks. ``shape=True``: the scenario's LoadTestShape drives the level."""
+    """Virtual users looping over tasks.
+
+    ``shape=True``: the scenario's LoadTestShape drives the level and ``stages`` is empty; the
+    run lasts until the shape's ``tick`` returns None, or ``shape_duration_s`` if that comes
+    first. Settling the config leaves it None unless ``--duration`` was given; the engine fills
+    in the shape's own length (:func:`surge.engine.executors.closed.settle_shape`).
+    """
 
     stages: tuple[Stage, ...]
     shape: bool = False
-    kind: str = "closed"
+    shape_duration_s: float | None = None
+    kind: WorkloadKind = WorkloadKind.CLOSED
+
+    @property
+    def duration_s(self) -> float:
+        if self.shape:
+            return self.shape_duration_s or 0.0
+        return super().duration_s
 
 
 @dataclass(frozen=True)
@@ -46,7 +66,7 @@ class OpenWorkload(_Staged):
 
     stages: tuple[Stage, ...]
     max_users: int
-    kind: str = "open"
+    kind: WorkloadKind = WorkloadKind.OPEN
 
 
 Workload = ClosedWorkload | OpenWorkload
@@ -96,9 +116,12 @@ class TestPlan:
     follow_redirects: bool = False
     headers: tuple[tuple[str, str], ...] = ()
     until_break: int | None = None
-    live: str = "auto"  # auto | rich | lines | off
+    live: LiveMode = LiveMode.AUTO
     debug: bool = False
-    extra: dict = field(default_factory=dict, compare=False)
+    #: a lost worker leaves the verdict as it is (with a warning) instead of failing the run (exit 3)
+    allow_worker_loss: bool = False
+    #: exit code when requests failed and no threshold was set (Locust's --exit-code-on-error)
+    exit_code_on_error: int = 1
 
     __test__ = False  # not a pytest class
 

@@ -99,5 +99,6 @@ def redact_summary(summary: RunSummary) -> RunSummary:
         failures=tuple(failure(f) for f in summary.failures),
         thresholds=tuple(threshold(t) for t in summary.thresholds),
         warnings=tuple(scrub(w) for w in summary.warnings),
+        status_reasons=tuple(scrub(r) for r in summary.status_reasons),
         aborted_by=scrub(summary.aborted_by) if summary.aborted_by else summary.aborted_by,
     )

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from .kinds import FailureKind, RunStatus, WorkloadKind
+
 SCHEMA_VERSION = 1
 
 #: The percentiles every output reports, as (key, percentile). Keys follow summary.json.
@@ -66,7 +68,7 @@ class EndpointStats:
 class FailureGroup:
     method: str
     name: str
-    kind: str  # connect | timeout | reset | protocol | status | check | exception
+    kind: FailureKind
     message: str
     count: int
 
@@ -79,14 +81,67 @@ class ThresholdResult:
     passed: bool
     message: str = ""
     abort_on_fail: bool = False
+    #: the statistic judged (``p95``, ``error_rate``, ``rps``...), so writers format ``actual``
+    #: in its unit without parsing the expression again
+    stat: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.target}: {self.expression}"
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """What judging the thresholds at one moment found: every result, and the one (if any) that
+    stops the run now (``abort_on_fail`` after the grace period, or any breach with --until-break)."""
+
+    results: tuple[ThresholdResult, ...] = ()
+    abort: ThresholdResult | None = None
+
+    @property
+    def failing(self) -> tuple[ThresholdResult, ...]:
+        """Results that failed on a measured value (a target with no data yet is not "failing" live)."""
+        return tuple(r for r in self.results if not r.passed and r.actual is not None)
+
+
+@dataclass(frozen=True)
+class ProcessUsage:
+    """CPU and memory of one generator process, measured over full intervals only.
+
+    ``worker_id`` is None for the coordinator. With one in-process worker both are the same
+    process, reported once as worker 0 with ``shared=True``.
+    """
+
+    worker_id: int | None
+    cpu_percent_mean: float = 0.0
+    cpu_percent_max: float = 0.0
+    rss_mb_max: float = 0.0
+    intervals: int = 0  # full intervals the figures cover
+    lost: str | None = None  # why the worker was lost, if it was
+    shared: bool = False
 
 
 @dataclass(frozen=True)
 class GeneratorInfo:
     processes: int
     workers_lost: int = 0
-    cpu_percent_max: float = 0.0
-    saturated: bool = False
+    cpu_percent_max: float = 0.0  # the busiest worker's busiest full interval
+    saturated: bool = False  # a worker at >= 90% of a core for 3 consecutive full intervals
+    workers: tuple[ProcessUsage, ...] = ()
+    coordinator: ProcessUsage | None = None
+    #: intervals whose history row was written before every worker's snapshot came in
+    partial_intervals: int = 0
+    #: snapshots that arrived after their interval's row was written (counted in the totals only)
+    late_snapshots: int = 0
+
+
+@dataclass(frozen=True)
+class UsersInfo:
+    """Virtual users over the run: the most alive at once, how many started, how many could not."""
+
+    peak: int = 0
+    started: int = 0
+    start_failed: int = 0  # on_start raised
 
 
 @dataclass(frozen=True)
@@ -113,13 +168,13 @@ class HistoryRow:
 
 @dataclass(frozen=True)
 class RunSummary:
-    status: str  # passed | failed | interrupted | error
+    status: RunStatus
     scenario: str
     profile: str | None
     host: str
     started_at: str  # ISO 8601 UTC
     duration_s: float
-    workload: str  # closed | open
+    workload: WorkloadKind
     total: EndpointStats
     endpoints: tuple[EndpointStats, ...]
     failures: tuple[FailureGroup, ...]
@@ -131,7 +186,23 @@ class RunSummary:
     breaking_point: dict | None = None
     warnings: tuple[str, ...] = ()
     aborted_by: str | None = None  # label of the threshold that aborted the run
+    users: UsersInfo = field(default_factory=UsersInfo)
+    #: why the status is what it is, one plain sentence each (empty for a clean pass)
+    status_reasons: tuple[str, ...] = ()
     schema: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a finished run hands its outputs: the summary, the final histograms, the exit code.
+
+    ``histograms`` are encoded cumulative latency histograms keyed ``"METHOD NAME"`` (``"*"``: all).
+    """
+
+    summary: RunSummary
+    histograms: dict[str, str]
+    exit_code: int
+    out_dir: str = ""

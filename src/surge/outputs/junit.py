@@ -12,6 +12,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from ..model.redact import redact_summary
+from ..model.kinds import RunStatus
 from ..model.summary import RunSummary, ThresholdResult
 
 SUITES_NAME = "surge"
@@ -58,12 +59,15 @@ def _threshold_case(suite: ET.Element, t: ThresholdResult) -> int:
 
 
 def _completed_case(suite: ET.Element, summary: RunSummary) -> int:
+    """The one case of a run without thresholds: it fails when the run errored or failed
+    (requests failed, as Locust judges a run with no thresholds)."""
     case = ET.SubElement(suite, "testcase", name="run completed", classname="surge.run")
-    if summary.status != "error":
+    if summary.status not in (RunStatus.ERROR, RunStatus.FAILED):
         return 0
-    detail = "; ".join(summary.warnings) or None
-    failure = ET.SubElement(case, "failure", type="RunError", message="the run ended with an error")
-    failure.text = detail
+    kind, message = (("RunError", "the run ended with an error") if summary.status == RunStatus.ERROR
+                     else ("RunFailed", "requests failed"))
+    failure = ET.SubElement(case, "failure", type=kind, message=message)
+    failure.text = "; ".join((*summary.status_reasons, *summary.warnings)) or None
     return 1
 
 
@@ -71,7 +75,7 @@ def format_actual(t: ThresholdResult) -> str:
     """The measured value in the threshold's own terms: ms for latency, % for error_rate."""
     if t.actual is None:
         return "nothing (no request matched the target)"
-    stat = t.expression.strip().split(" ", 1)[0].split("<", 1)[0].split(">", 1)[0].strip()
+    stat = t.stat
     if stat == "error_rate":
         return f"{_trim(t.actual * 100, 4)}%"
     if stat == "rps":

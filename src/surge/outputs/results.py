@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO
 
-from ..model.summary import HistoryRow, RunSummary
+from ..model.events import IntervalStats
+from ..model.summary import HistoryRow, RunResult, RunSummary
 from .histograms import render_histograms
 from .junit import render_junit
 from .locust_csv import history_header, render_failures_csv, render_history_rows, render_stats_csv
@@ -53,8 +55,11 @@ def _safe(part: str) -> str:
 
 
 class ResultsWriter:
-    """Writes one run's results folder. ``open()`` at the start, ``write_history()`` every
-    interval, ``finish()`` at the end (also after an interrupt; calling it again rewrites)."""
+    """Writes one run's results folder; an output of the run (``surge.outputs.base``).
+
+    ``open()`` before the run (so a folder that cannot be written is a usage error, not a lost
+    run), ``handle()`` streams every interval into stats_history.csv, ``finish()`` writes the
+    rest (also after an interrupt; calling ``write()`` again rewrites)."""
 
     def __init__(self, out_dir: Path) -> None:
         self.out_dir = Path(out_dir)
@@ -82,7 +87,17 @@ class ResultsWriter:
         self._history.write(render_history_rows(rows))
         self._history.flush()
 
-    def finish(self, summary: RunSummary, histograms: dict[str, str]) -> list[Path]:
+    # -- the output protocol --------------------------------------------------------------
+    def handle(self, event: object) -> None:
+        """stats_history.csv rows for each closed interval: one per endpoint with traffic, then Aggregated."""
+        if isinstance(event, IntervalStats):
+            self.write_history(history_rows(event))
+
+    def finish(self, result: RunResult) -> None:
+        self.write(result.summary, result.histograms)
+
+    # -- writing --------------------------------------------------------------------------
+    def write(self, summary: RunSummary, histograms: dict[str, str]) -> list[Path]:
         """Write every results file (summary.json last), close the history; return the paths."""
         self.open()
         self.close()
@@ -113,6 +128,13 @@ class ResultsWriter:
     def _open_history(self, mode: str) -> IO[str]:
         # newline="": keep the csv module's "\r\n" exactly, as Locust's files have it
         return open(self.out_dir / STATS_HISTORY_CSV, mode, encoding="utf-8", newline="")
+
+
+def history_rows(event: IntervalStats) -> list[HistoryRow]:
+    now = event.timestamp or time.time()
+    rows = [HistoryRow(now, event.elapsed_s, event.users, event.stage, w, c) for w, c in event.endpoints]
+    rows.append(HistoryRow(now, event.elapsed_s, event.users, event.stage, event.window, event.cumulative))
+    return rows
 
 
 def write_atomic(path: Path, text: str) -> None:

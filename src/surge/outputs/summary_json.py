@@ -19,6 +19,7 @@ from ..model.summary import (
     FailureGroup,
     GeneratorInfo,
     Latency,
+    ProcessUsage,
     RunSummary,
     ThresholdResult,
 )
@@ -53,7 +54,9 @@ def summary_dict(s: RunSummary) -> dict[str, Any]:
         "generator": _generator(s.generator),
         "dropped_iterations": s.dropped_iterations,
         "custom_metrics": [_custom(m) for m in s.custom_metrics],
+        "users": {"peak": s.users.peak, "started": s.users.started, "start_failed": s.users.start_failed},
         "warnings": list(s.warnings),
+        "status_reasons": list(s.status_reasons),
         "breaking_point": _plain(s.breaking_point),
         "aborted_by": s.aborted_by,
     }
@@ -102,7 +105,25 @@ def _generator(g: GeneratorInfo) -> dict[str, Any]:
         "workers_lost": g.workers_lost,
         "cpu_percent_max": _round(g.cpu_percent_max, 1),
         "saturated": g.saturated,
+        "workers": [_usage(u) for u in g.workers],
+        "coordinator": _usage(g.coordinator) if g.coordinator is not None else None,
+        "partial_intervals": g.partial_intervals,
+        "late_snapshots": g.late_snapshots,
     }
+
+
+def _usage(u: ProcessUsage) -> dict[str, Any]:
+    out: dict[str, Any] = {"worker_id": u.worker_id} if u.worker_id is not None else {}
+    out.update({
+        "cpu_percent_mean": _round(u.cpu_percent_mean, 1),
+        "cpu_percent_max": _round(u.cpu_percent_max, 1),
+        "rss_mb_max": _round(u.rss_mb_max, 1),
+        "intervals": u.intervals,
+    })
+    if u.worker_id is not None:
+        out["lost"] = u.lost
+        out["shared_with_coordinator"] = u.shared
+    return out
 
 
 def _custom(m: CustomMetricStats) -> dict[str, Any]:

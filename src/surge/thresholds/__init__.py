@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 from .evaluate import evaluate, failing, should_abort
+from .judge import ThresholdJudge
 from .parse import parse_cli_threshold, parse_expression, parse_table, percentile_label, percentile_of
 
 __all__ = [
+    "ThresholdJudge",
     "evaluate",
     "failing",
     "parse_cli_threshold",

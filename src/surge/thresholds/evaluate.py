@@ -54,17 +54,19 @@ def failing(results: Iterable[ThresholdResult]) -> list[ThresholdResult]:
 
 
 def should_abort(
-    results: Sequence[ThresholdResult], elapsed_s: float, abort_grace_s: float
+    results: Sequence[ThresholdResult], elapsed_s: float, abort_grace_s: float, *, until_break: bool = False
 ) -> ThresholdResult | None:
-    """The first failing ``abort_on_fail`` result once the grace period is over, else None.
+    """The result that stops the run now, else None: the one abort policy of a run.
 
-    A target that matched nothing *yet* does not abort (a rare endpoint may still come up);
-    the final verdict fails it instead.
+    With ``until_break`` (a stress run stepping up until something breaks) the first failing
+    result stops it, whatever the grace period; otherwise the first failing ``abort_on_fail``
+    result once ``abort_grace_s`` has passed. A target that matched nothing *yet* never aborts
+    (a rare endpoint may still come up); the final verdict fails it instead.
     """
-    if elapsed_s < abort_grace_s:
+    if elapsed_s < abort_grace_s and not until_break:
         return None
     for r in results:
-        if r.abort_on_fail and not r.passed and r.actual is not None:
+        if (r.abort_on_fail or until_break) and not r.passed and r.actual is not None:
             return r
     return None
 
@@ -90,7 +92,7 @@ def _evaluate_one(
 
 def _result(spec: ThresholdSpec, actual: float | None, message: str = "") -> ThresholdResult:
     passed = actual is not None and _COMPARE[spec.op](actual, spec.value)
-    return ThresholdResult(spec.target, spec.expression, actual, passed, message, spec.abort_on_fail)
+    return ThresholdResult(spec.target, spec.expression, actual, passed, message, spec.abort_on_fail, spec.stat)
 
 
 # -- requests ----------------------------------------------------------------------------

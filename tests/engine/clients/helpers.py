@@ -31,7 +31,7 @@ def drive(base_url: str, body: Callable[[HttpClient, Recorder], Awaitable[Any]],
 
 def series_names(recorder: Recorder) -> list[tuple[str, str]]:
     """The (method, name) of every series that saw traffic (flushes the recorder)."""
-    snapshots, _, _ = recorder.flush()
+    snapshots, _ = recorder.flush()
     return sorted((snap.method, snap.name) for snap in snapshots)
 
 

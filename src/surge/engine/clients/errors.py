@@ -1,15 +1,16 @@
 """The closed set of request failure kinds (DESIGN.md: Measurement semantics)."""
 from __future__ import annotations
 
-CONNECT, TIMEOUT, RESET, PROTOCOL, STATUS, CHECK, EXCEPTION = (
-    "connect", "timeout", "reset", "protocol", "status", "check", "exception")
-KINDS = (CONNECT, TIMEOUT, RESET, PROTOCOL, STATUS, CHECK, EXCEPTION)
+from ...model.kinds import FailureKind
+
+CONNECT, TIMEOUT, RESET, PROTOCOL, STATUS, CHECK, EXCEPTION = FailureKind
+KINDS = tuple(FailureKind)
 
 
 class RequestFailure(Exception):
-    """A request that got no usable response. ``kind`` is one of KINDS; raised ``from`` the cause."""
+    """A request that got no usable response. ``kind`` is a FailureKind; raised ``from`` the cause."""
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: FailureKind, message: str) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message

@@ -108,6 +108,10 @@ class HttpClient:
         self.intended_ns = 0
         #: the task whose connect is under way (cancelled then, its request was never sent)
         self._connecting: asyncio.Task | None = None
+        #: requests created and requests that began: a task that never awaits its request leaves
+        #: them apart, and the virtual user reports it (a request that is never awaited is never sent)
+        self.created = 0
+        self.started = 0
 
     # -- verbs ------------------------------------------------------------------------------
     def get(self, path: str, **kw):
@@ -137,12 +141,14 @@ class HttpClient:
         ``allow_redirects``. With ``catch_response=True`` it is also an async context manager
         (``async with client.get(..., catch_response=True) as resp:``): the verdict is committed
         at exit. Plain requests stay a bare coroutine (no extra object on the hot path)."""
+        self.created += 1
         coro = self._request(method, path, **kw)
         return _CaughtRequest(coro) if kw.get("catch_response") else coro
 
     async def _request(self, method: str, path: str, *, params=None, json=None, data=None, headers=None,
                        name: str | None = None, timeout: float | None = None, expect_status=None,
                        catch_response: bool = False, allow_redirects: bool | None = None) -> Response:
+        self.started += 1
         ctx = self._ctx
         if params is None and json is None and data is None and headers is None and not self.cookies:
             # the common case: one dict lookup gives the target, the series and the request bytes

@@ -96,12 +96,16 @@ class Response:
 
     # -- checks -----------------------------------------------------------------------------
     def failure(self, message: str, kind: str = CHECK) -> "Response":
-        """Mark this request failed with ``message`` (counted once, however often called)."""
-        if self._failed or self._verdict is not None:
+        """Mark this request failed with ``message`` (counted once, however often called).
+
+        Inside ``catch_response`` the verdict is only committed on exit, and the scenario's own
+        ``failure("...")`` replaces the automatic ``HTTP 4xx`` one: the user's message is kept.
+        """
+        if self._failed:
             return self
         if self._deferred:
             self._verdict = (kind, message)
-        else:
+        elif self._verdict is None:
             self._failed = True
             self._series.fail(kind, message)
         return self

@@ -2,13 +2,58 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 
+from ...model.errors import ScenarioError
+from ...model.plan import TestPlan
 from ...model.schedule import level_at, owned_count, weighted_cycle
 from ..runtime import VirtualUser, WorkerContext, closed_loop, retire
+from ..scenario import Scenario
 from .base import drain_tasks, sleep_or_stop
 
 TICK_S = 0.05
+#: how far ahead a shape's end is looked for; a shape still ticking then is taken as unbounded
+SHAPE_HORIZON_S = 24 * 3600.0
+
+
+def shape_length_s(shape, horizon_s: float = SHAPE_HORIZON_S) -> float | None:
+    """When the shape's ``tick`` first returns None (to 10 ms), or None if not within ``horizon_s``.
+
+    ``tick`` must be a pure function of the time (LoadTestShape's contract), so it can be asked
+    ahead of the run: the progress bar and the summary then show the shape's own length.
+    """
+    def ends(t: float) -> bool:
+        try:
+            return shape.tick(t) is None
+        except Exception as exc:
+            raise ScenarioError(f"{type(shape).__name__}.tick({t:g}) raised {type(exc).__name__}: {exc}",
+                                "tick(run_time_s) must return (users, spawn_rate) or None") from exc
+
+    t = 0.0
+    while t <= horizon_s and not ends(t):
+        t += 1.0
+    if t > horizon_s:
+        return None
+    low = max(0.0, t - 1.0)
+    while low < t and not ends(low):
+        low = round(low + 0.01, 2)
+    return low
+
+
+def settle_shape(plan: TestPlan, scenario: Scenario) -> TestPlan:
+    """The plan with a shape's length filled in (capped by --duration when that was given)."""
+    workload = plan.workload
+    if not getattr(workload, "shape", False):
+        return plan
+    if scenario.shape is None:
+        raise ScenarioError("--shape given but the scenario defines no LoadTestShape subclass",
+                            "define a subclass of surge.LoadTestShape with tick(run_time_s)")
+    limit = workload.shape_duration_s
+    length = shape_length_s(scenario.shape(), limit if limit is not None else SHAPE_HORIZON_S)
+    if length is None:
+        length = limit
+    return plan.replace(workload=dataclasses.replace(workload, shape_duration_s=length))
 
 
 class ShapeLevel:
@@ -39,10 +84,9 @@ class ClosedExecutor:
         workload = ctx.plan.workload
         if workload.shape:
             if ctx.scenario.shape is None:
-                from ...model.errors import ScenarioError
                 raise ScenarioError("--shape given but the scenario defines no LoadTestShape subclass")
             self._level = ShapeLevel(ctx.scenario.shape())
-            self._end = math.inf
+            self._end = workload.shape_duration_s or math.inf
         else:
             stages = workload.stages
             self._level = lambda t: level_at(stages, t)
