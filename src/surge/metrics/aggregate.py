@@ -215,8 +215,10 @@ class RunStats:
     # -- views ----------------------------------------------------------------------------
     @property
     def http_requests(self) -> int:
-        """Requests sent through a client: everything but the TASK series of task exceptions."""
-        return self.total.requests - sum(t.requests for (m, _), t in self.series.items() if m == TASK)
+        """Requests sent through a client (answered, failed or cancelled at the end): everything
+        but the TASK series of task exceptions."""
+        tasks = sum(t.requests for (m, _), t in self.series.items() if m == TASK)
+        return self.total.requests + self.total.cancelled - tasks
 
     def endpoint_stats(self, seconds: float) -> list[EndpointStats]:
         return [t.stats(m, n, seconds) for (m, n), t in sorted(self.series.items(), key=lambda kv: (kv[0][1], kv[0][0]))]

@@ -29,7 +29,7 @@ class RunFacts:
     workers: int = 1
     lost: tuple[str, ...] = ()  # one line per lost worker: which share, when, why
     allow_worker_loss: bool = False
-    http_requests: int = 0  # requests sent through a client (not counting task exceptions)
+    http_requests: int = 0  # requests sent through a client, cancelled ones too (not task exceptions)
     requests: int = 0  # everything counted, task exceptions included
     failures: int = 0
     users_started: int = 0
