@@ -123,9 +123,17 @@ class Worker:
             return Snapshot(self.worker_id, interval, executor.users(), final=final)
 
     def snapshot(self, executor, interval: int, *, full: bool, final: bool = False) -> Snapshot:
-        series, warnings = self.recorder.flush()
-        metrics = [m for m in (metric.flush() for metric in self.scenario.metrics) if m is not None]
         rec = self.recorder
+        metrics = []
+        for metric in self.scenario.metrics:  # each on its own: one failing must not take the interval
+            try:
+                flushed = metric.flush()
+            except Exception as exc:
+                rec.warn(f"custom metric {metric.name!r} could not be sent ({type(exc).__name__}: {exc})")
+                continue
+            if flushed is not None:
+                metrics.append(flushed)
+        series, warnings = rec.flush()  # last: it takes the warnings above along
         cpu_percent = self._cpu_percent(full)
         snap = Snapshot(
             worker_id=self.worker_id, interval=interval, users=executor.users(), series=series,

@@ -111,6 +111,21 @@ def test_catch_response_commits_the_status_failure_at_exit_when_not_accepted(tar
     assert only_error(series) == (STATUS, "HTTP 503")
 
 
+def test_catch_response_keeps_the_scenarios_own_message_for_an_error_status(target):
+    """An explicit failure("...") replaces the automatic ``HTTP 422``: the user's message is what
+    they look for in failures.csv."""
+    async def body(client, recorder):
+        async with client.post("/status/422", catch_response=True) as resp:
+            resp.failure("order rejected: stock")
+        async with client.post("/status/422", catch_response=True) as resp:
+            pass  # no verdict of its own: the automatic one stands
+        return recorder.series("POST", "/status/422")
+
+    series = drive(target.url, body)
+    assert series.failures == 2
+    assert dict(series.errors) == {(CHECK, "order rejected: stock"): 1, (STATUS, "HTTP 422"): 1}
+
+
 def test_catch_response_failure_is_committed_at_exit(target):
     async def body(client, recorder):
         series = recorder.series("GET", "/ok")
