@@ -264,3 +264,12 @@ def test_summary_endpoint_table_fits_narrow_ci_logs():
 def test_number_formats():
     assert [fmt_ms(v) for v in (0.423, 3.14, 123.45, 12345.6)] == ["0.42", "3.1", "123.5", "12,346"]
     assert [fmt_pct(v) for v in (0.001, 0.125, 1.0)] == ["0.10%", "12.5%", "100.0%"]
+
+
+def test_summary_shows_the_busiest_endpoints_when_there_are_many():
+    many = tuple(stats(f"/items/{i:03d}", "GET", requests=i + 1, failures=0) for i in range(100))
+    out = printed(summary(endpoints=many))
+    shown = [line for line in out.splitlines() if "/items/" in line]
+    assert len(shown) == 40 and "/items/060" in out and "/items/059" not in out  # the 40 busiest
+    assert "… 60 more endpoints in stats.csv" in out
+    assert "Aggregated" in out

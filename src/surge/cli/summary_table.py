@@ -148,6 +148,7 @@ _ENDPOINT_LATENCIES = ("p50", "p95", "p99", "p999", "max")
 _FIGURES = ("requests", "failures", "error %", "rps", "p50", "p95", "p99", "p99.9", "max")
 _NARROW_FIGURES = ("requests", "error %", "rps", "p50", "p95", "p99", "max")
 NARROW_BELOW = 100  # columns; an 80-column CI log gets the narrow table
+MAX_SUMMARY_ENDPOINTS = 40
 
 
 def _endpoint_cells(stats: EndpointStats) -> dict[str, RenderableType]:
@@ -163,10 +164,16 @@ class EndpointsTable:
     """The per-endpoint table, Aggregated last, fitted to the width it is printed at.
 
     Below :data:`NARROW_BELOW` columns the method joins the name and the failures count and
-    p99.9 step aside (error % and the files keep them), so names stay readable.
+    p99.9 step aside (error % and the files keep them), so names stay readable. Beyond
+    :data:`MAX_SUMMARY_ENDPOINTS` rows only the busiest are shown (a thousand rows help no reader
+    and took ~4 s to render); every endpoint is in stats.csv and summary.json.
     """
 
     def __init__(self, endpoints: Iterable[EndpointStats], total: EndpointStats) -> None:
+        endpoints = list(endpoints)
+        self.hidden = max(0, len(endpoints) - MAX_SUMMARY_ENDPOINTS)
+        if self.hidden:
+            endpoints = sorted(endpoints, key=lambda e: (-e.requests, -e.failures))[:MAX_SUMMARY_ENDPOINTS]
         self.endpoints = sorted(endpoints, key=lambda e: (e.name, e.method))
         self.total = total
 
@@ -182,7 +189,11 @@ class EndpointsTable:
         for header in figures:
             table.add_column(header, justify="right", no_wrap=True)
         for i, stats in enumerate(self.endpoints):
-            table.add_row(*self._row(stats, figures, narrow), end_section=i == len(self.endpoints) - 1)
+            table.add_row(*self._row(stats, figures, narrow), end_section=i == len(self.endpoints) - 1
+                          and not self.hidden)
+        if self.hidden:
+            table.add_row(*([""] * (not narrow)), Text(f"… {self.hidden:,} more endpoints in stats.csv", style="dim"),
+                          end_section=True)
         table.add_row(*self._row(self.total, figures, narrow), style="bold")
         return table
 

@@ -88,13 +88,19 @@ class SeriesTotals:
         )
 
 
+_PERCENTS = [p for _, p in PERCENTILES]
+_NO_LATENCY = Latency()
+
+
 def latency_of(h: Histogram, scale: float = 1000.0) -> Latency:
-    """Latency in ms from a µs histogram (``scale`` divides raw values)."""
+    """Latency in ms from a µs histogram (``scale`` divides raw values).
+
+    Runs for every series with traffic, twice (window and cumulative), every interval: built
+    positionally (min, mean, the percentiles, max: Latency's field order) to keep it cheap."""
     if not h.count:
-        return Latency()
-    ps = h.percentiles_us([p for _, p in PERCENTILES])
-    values = {key: ps[p] / scale for key, p in PERCENTILES}
-    return Latency(min=h.min_us / scale, mean=h.mean_us / scale, max=h.max_us / scale, **values)
+        return _NO_LATENCY
+    ps = h.percentiles_us(_PERCENTS)
+    return Latency(h.min_us / scale, h.mean_us / scale, *(ps[p] / scale for p in _PERCENTS), h.max_us / scale)
 
 
 @dataclass
