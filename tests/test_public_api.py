@@ -63,3 +63,9 @@ def test_import_installs_no_handler_starts_no_loop_and_sets_no_policy():
         "handlers_changed": [], "excepthook_changed": False, "policy_set": False, "running_loop": False,
         "threads": 0, "cli_imported": False, "uvloop_imported": False,
     }
+
+
+def test_the_package_says_it_is_typed():
+    from importlib import resources
+
+    assert resources.files("surge").joinpath("py.typed").is_file()

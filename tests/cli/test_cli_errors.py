@@ -114,6 +114,15 @@ def test_debug_shows_the_traceback_and_keeps_the_exit_code(tmp_path):
     assert proc.stderr.strip().splitlines()[-1].startswith("surge: error: broken.py failed to import")
 
 
+def test_debug_set_in_the_config_file_shows_the_traceback_too(tmp_path):
+    name = write(tmp_path, "broken.py", BROKEN)
+    (tmp_path / "surge.toml").write_text("debug = true\n")
+    proc = surge("run", name, "--host", refused_host(), cwd=tmp_path)
+    assert proc.returncode == 3, proc.stderr
+    assert "Traceback (most recent call last)" in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("surge: error: broken.py failed to import")
+
+
 @pytest.mark.parametrize("host", ["localhost:8000", "ftp://127.0.0.1:21", "http://127.0.0.1:99999"])
 def test_an_invalid_host_url_is_a_usage_error(tmp_path, scenario, host):
     assert_one_line_error(surge("run", scenario, "--host", host, cwd=tmp_path), 2, "--host", host)

@@ -92,6 +92,7 @@ class Run:
         self._breaking_point: dict | None = None
         self._stage = -1
         self._breached: set[str] = set()
+        self._notified = 0  # how many of stats.warnings went out as notices
         self._cpu_mark = (time.process_time(), time.monotonic())
 
     # -- control ----------------------------------------------------------------------------
@@ -188,7 +189,14 @@ class Run:
     def _on_snapshot(self, snap: Snapshot) -> None:
         if not self._book.add(snap):
             self.stats.add_late(snap)
+            self._notify()
         self._close_ready()
+
+    def _notify(self) -> None:
+        """Forward the workers' new warnings (never-awaited calls, names capped...) as notices."""
+        for message in self.stats.warnings[self._notified:]:
+            self.emit(Notice(message))
+        self._notified = len(self.stats.warnings)
 
     def _close_ready(self) -> None:
         while self._book.ready():
@@ -211,6 +219,7 @@ class Run:
     def _close_interval(self, k: int, snaps: list[Snapshot], partial: bool) -> None:
         plan = self.plan
         window = self.stats.close(snaps)
+        self._notify()
         end = self._t0 + (k + 1) * plan.interval_s
         elapsed = max(0.0, min(end, time.time()) - self._t0)
         cpu = self._sample_usage(snaps, elapsed)
