@@ -95,6 +95,7 @@ class Worker:
             kill.cancel()
         finally:
             flusher.cancel()
+            clients.close()
             interval = max(0, math.floor(ctx.elapsed() / plan.interval_s))
             emit(self._snapshot(executor, interval, full=False, final=True))
 

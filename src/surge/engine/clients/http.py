@@ -69,6 +69,12 @@ class ClientContext:
         finally:
             self._sweeper = None
 
+    def close(self) -> None:
+        """Stop the timeout sweeper (the worker's clients are done)."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+
     def ssl_context(self) -> ssl.SSLContext:
         if self._ssl is None:
             ctx = ssl.create_default_context()
@@ -171,8 +177,8 @@ class HttpClient:
         sent = _perf_ns()
         if not start:
             start = sent
-        series.requests += 1
-        series.bytes_sent += len(payload)
+        # counted when they end (answered, failed or cancelled), never undone later: a request
+        # counted at its send and taken back at its cancel could make an interval's rate negative
         try:
             status, raw_headers, body, end_ns, set_cookies = await self._exchange(
                 origin, payload, method == "HEAD", timeout_s)
@@ -190,18 +196,22 @@ class HttpClient:
                 status, raw_headers, body, end_ns, set_cookies = await self._exchange(
                     origin, self._build(method2, origin, target, *content, headers), method2 == "HEAD", timeout_s)
         except RequestFailure as failure:
+            series.requests += 1
+            series.bytes_sent += len(payload)
             if failure.kind == TIMEOUT:
                 series.latencies_us.append(int(timeout_s * 1_000_000))
             series.fail(failure.kind, failure.message)
             return Response(method, target, series.name, series, 0, None, b"", 0.0,
                             f"{failure.kind}: {failure.message}", True)
         except asyncio.CancelledError:
-            series.requests -= 1
             if self._connecting is not None and self._connecting is asyncio.current_task():
                 self._connecting = None  # cancelled while connecting: nothing was sent, nothing to count
             else:
                 series.cancelled += 1
+                series.bytes_sent += len(payload)
             raise
+        series.requests += 1
+        series.bytes_sent += len(payload)
         latency_us = (end_ns - start) // 1000
         series.latencies_us.append(latency_us)
         if ctx.open_workload:
