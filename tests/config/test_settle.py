@@ -334,3 +334,13 @@ def test_pyproject_bad_table(tmp_path):
     write(tmp_path / "pyproject.toml", '[tool]\nsurge = "x"\n')
     with pytest.raises(ConfigError, match=r"\[tool.surge\] in .*pyproject.toml must be a table"):
         plan(tmp_path)
+
+
+def test_the_default_open_user_cap_stays_within_the_open_file_limit(tmp_path, monkeypatch):
+    from surge.config import _workload
+
+    monkeypatch.setattr(_workload, "open_files_per_process", lambda: 20_000)
+    w = plan(tmp_path, {"rate": 30_000, "processes": 2}).workload
+    assert w.max_users == 2 * (20_000 - _workload.FD_RESERVE)  # not 300,000
+    assert plan(tmp_path, {"rate": 200, "processes": 2}).workload.max_users == 2000  # 10 x rate below it
+    assert plan(tmp_path, {"rate": 30_000, "max_users": 50_000}).workload.max_users == 50_000  # as asked

@@ -2,6 +2,8 @@
 dropped iterations, the exact split across workers and LoadTestShape, in real short runs."""
 from __future__ import annotations
 
+import time
+
 import asyncio
 import json
 import math
@@ -220,6 +222,33 @@ def test_open_workload_drops_iterations_beyond_max_users(runner, target):
     live = [e.dropped_iterations for e in outcome.of_type(IntervalStats)]
     assert live and live == sorted(live) and 0 < live[-1] <= dropped  # counted as the run goes
     assert max(e.users for e in outcome.of_type(IntervalStats)) <= 2
+
+
+def test_an_open_worker_that_falls_behind_ends_on_time_and_counts_what_it_never_started(runner, target):
+    """Each iteration burns ~2 ms of CPU, so one worker manages ~500 of the 2,000 arrivals/s
+    planned: it must keep serving (never livelock), stop starting arrivals when the plan ends,
+    and count the rest as dropped, so every planned arrival is accounted for."""
+    started = time.monotonic()
+    outcome = runner.run("""
+        import time
+        from surge import HttpUser, task
+
+        class Busy(HttpUser):
+            @task
+            async def work(self):
+                await self.client.get("/ok")
+                end = time.perf_counter() + 0.002
+                while time.perf_counter() < end:   # CPU-bound: the loop gets no turn meanwhile
+                    pass
+    """, target.url, rate=2000, duration="2s", graceful_stop="1s")
+    elapsed = time.monotonic() - started
+    s = outcome.summary
+    ok = outcome.endpoint("GET", "/ok")
+    assert s.dropped_iterations > 1000, s.dropped_iterations
+    assert ok.requests + ok.cancelled + s.dropped_iterations == 4000  # every planned arrival
+    assert ok.requests + ok.cancelled == target.stats()["requests"]["GET /ok"]
+    assert s.duration_s < 3.2 and elapsed < 6, (s.duration_s, elapsed)  # on time, not after a backlog
+    assert ok.latency_ms.min >= ok.service_time_ms.min  # no latency shorter than its request took
 
 
 def test_workers_split_users_exactly(runner, target):

@@ -268,7 +268,10 @@ def _dropped(summary: RunSummary) -> list[RenderableType]:
         return []
     count = summary.dropped_iterations
     line = Text(f"Dropped iterations: {fmt_count(count)}", style="bold yellow" if count else "")
-    if count:
+    if count and summary.generator.saturated:
+        line.append(" — the generator could not keep up with the arrival rate: add --processes or "
+                    "machines (or a free virtual user was lacking: --max-users)", style="yellow")
+    elif count:
         line.append(" — no free virtual user within the cap; raise --max-users", style="yellow")
     return [line]
 

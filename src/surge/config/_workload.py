@@ -9,7 +9,8 @@ The rules (DESIGN.md "Workload flags"), applied to the settled values:
 * Without a base shape the level is steady for ``duration`` (default 1 min): ``rate`` ->
   open at that rate from t=0; otherwise ``users`` (default **1**, as Locust: ``surge run
   scenario.py`` just works, as a one-user sanity run) ramped at ``spawn_rate`` users/s
-  (default: all in 1 s), the ramp capped at the duration.
+  (default: all in 1 s), the ramp capped at the duration. An open workload's ``max_users``
+  defaults to ``max(100, 10 x peak rate)``, capped by the workers' open-file limit.
 * Contradictions are errors naming both sources rather than silent precedence: users with
   rate, profile with stages, spawn_rate with anything but a steady users run, max_users
   without an open workload, shape with anything that sets the level (users, rate, profile,
@@ -18,6 +19,7 @@ The rules (DESIGN.md "Workload flags"), applied to the settled values:
 from __future__ import annotations
 
 import math
+import resource
 from collections.abc import Mapping
 from typing import Any
 
@@ -103,9 +105,26 @@ def _steady(v: Mapping[str, Any]) -> Workload:
 def _build(stages: tuple[Stage, ...], is_open: bool, v: Mapping[str, Any]) -> Workload:
     if is_open:
         peak = max((s.target for s in stages), default=0.0)
-        max_users = v.get("max_users", max(100, math.ceil(10 * peak)))
+        max_users = v.get("max_users") or default_max_users(peak, v.get("processes", 1))
         return OpenWorkload(tuple(stages), max_users)
     return ClosedWorkload(tuple(stages), shape=bool(v.get("shape", False)))
+
+
+#: descriptors a worker keeps for itself (its pipe, logs, the scenario's own files)
+FD_RESERVE = 256
+
+
+def open_files_per_process() -> int:
+    """The soft open-file limit: each virtual user with a request in flight holds a socket."""
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def default_max_users(peak_rate: float, processes: int) -> int:
+    """``max(100, 10 x peak rate)``: a 1 s stall at the peak rate drops nothing; but never more
+    virtual users than the workers have descriptors for (at 30,000/s that default was 300,000,
+    fifteen times the open-file limit here, and the run drowned in connect errors)."""
+    budget = max(processes, 1) * max(open_files_per_process() - FD_RESERVE, 100)
+    return min(max(100, math.ceil(10 * peak_rate)), budget)
 
 
 def parse_stages(raw: Raw) -> tuple[tuple[Stage, ...], bool]:

@@ -126,13 +126,14 @@ def _plan(v: dict[str, Any], raws: dict[str, Raw], file_raw: dict[str, Raw], cli
             "no scenario given", "pass one (surge run path/to/scenario.py) or set scenario in surge.toml"
         )
     scenario = Path(v["scenario"])
+    v.setdefault("processes", _cpus())  # the workload's defaults depend on it (open max_users)
     return TestPlan(
         scenario_path=str(scenario),
         host=v.get("host", ""),
         workload=resolve_workload(v, raws),
         scenario_name=scenario.stem,
         profile=v.get("profile"),
-        processes=v.get("processes") or _cpus(),
+        processes=v["processes"],
         tags=v.get("tags", ()),
         exclude_tags=v.get("exclude_tags", ()),
         user_classes=v.get("user_classes", ()),

@@ -12,6 +12,7 @@ needs is imported and exercised before the load starts.
 from __future__ import annotations
 
 import asyncio
+import gc
 import math
 import time
 from collections.abc import Callable
@@ -83,6 +84,7 @@ class Worker:
                 pass
         self._mark = (time.process_time(), _perf())
         flusher = asyncio.ensure_future(self._flush_every_interval(ctx, executor, emit))
+        _gc_for_load(True)
         try:
             await executor.run()
             graceful = 0.0 if self.kill.is_set() else plan.graceful_stop_s
@@ -94,6 +96,7 @@ class Worker:
                 await executor.drain(0.0)
             kill.cancel()
         finally:
+            _gc_for_load(False)
             flusher.cancel()
             clients.close()
             interval = max(0, math.floor(ctx.elapsed() / plan.interval_s))
@@ -171,3 +174,31 @@ class Worker:
         hdr.warm_up()
         self._rss_mb()
         Snapshot(self.worker_id, 0, 0).to_bytes()
+
+
+#: generation-0 threshold while load runs (CPython's default is 700)
+GC_THRESHOLD_0 = 20_000
+_gc_saved: list = []  # the settings before the first worker of this process began
+
+
+def _gc_for_load(begin: bool) -> None:
+    """Collect less often while load runs, and never again the objects made before it.
+
+    Every request allocates a coroutine, a future and a response; with CPython's default
+    thresholds the collector ran ~2,300 times in 8 s of an open run at 30,000 arrivals/s and
+    took 15-18% of the CPU, though it found no garbage cycles (the objects are freed by
+    reference counting). ``gc.freeze()`` moves everything that exists at the start (modules, the
+    scenario) out of the collector's way. Restored when the last worker of the process ends.
+    """
+    if begin:
+        if not _gc_saved:
+            gc.collect()
+            gc.freeze()
+            _gc_saved.append(gc.get_threshold())
+            gc.set_threshold(GC_THRESHOLD_0, 20, 20)
+        _gc_saved.append(None)  # one mark per running worker
+    elif len(_gc_saved) > 1:
+        _gc_saved.pop()
+        if len(_gc_saved) == 1:
+            gc.set_threshold(*_gc_saved.pop())
+            gc.unfreeze()

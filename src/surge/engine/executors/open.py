@@ -4,10 +4,23 @@ Each iteration takes an idle VU of its class (creating one, up to this worker's 
 ``max_users``); when none can be had, the iteration is dropped and counted. The first request
 of an iteration is timed from its scheduled arrival, so a stalled target shows up as latency
 instead of silently lowering the offered load (coordinated omission).
+
+Two rules keep the generator honest under pressure:
+
+* the arrival loop gives the event loop a turn every :data:`YIELD_EVERY` arrivals it starts
+  without sleeping: a worker that falls behind must still read responses, or no user ever
+  becomes idle again, every arrival creates a user, and the run livelocks (seen at 30,000/s:
+  228,000 users, 2.4 GB, and a run that never ended);
+* an arrival started a little before its due time (they are started in bursts, the loop's
+  timers having a resolution of about a millisecond) is timed from when it started, never from
+  the later due time, so no latency is shorter than the request took;
+* a worker still behind when the plan ends starts nothing more: the arrivals it never started
+  are counted as dropped, and the run ends on time.
 """
 from __future__ import annotations
 
 import asyncio
+import resource
 import time
 
 from ...model.schedule import owned_arrivals, owned_count, weighted_cycle
@@ -17,6 +30,9 @@ from .base import drain_tasks
 _perf = time.perf_counter
 _perf_ns = time.perf_counter_ns
 _LATE_BATCH_S = 0.0005  # arrivals due within this much are started without sleeping
+YIELD_EVERY = 32  # arrivals started back to back before the loop gets a turn
+_SLEEP_SLICE_S = 0.05  # long waits are sliced so a stop is seen within this
+_FD_RESERVE = 256
 
 
 class OpenExecutor:
@@ -24,42 +40,79 @@ class OpenExecutor:
         self.ctx = ctx
         workload = ctx.plan.workload
         self._stages = workload.stages
-        self._cap = owned_count(workload.max_users, ctx.worker_id, ctx.workers)
+        self._cap = self._user_cap(owned_count(workload.max_users, ctx.worker_id, ctx.workers))
         classes = ctx.scenario.user_classes
         self._classes = classes
         self._cycle = weighted_cycle([c.weight for c in classes])
-        self._idle: list[list[VirtualUser]] = [[] for _ in classes]
+        #: idle users of each class, each waiting on its future for the next iteration
+        self._idle: list[list[tuple[VirtualUser, asyncio.Future]]] = [[] for _ in classes]
         self._vus: list[VirtualUser] = []
         self._tasks: set[asyncio.Task] = set()
-        self._inbox: dict[VirtualUser, asyncio.Future] = {}  # idle users waiting for an iteration
         self._dropped = 0
         self._iterations = 0
         # perf_counter_ns at the plan's time 0, to turn due times into intended send times
         self._t0_ns = _perf_ns() - int((_perf() - ctx.t0) * 1e9)
 
+    def _user_cap(self, share: int) -> int:
+        """This worker's share of max_users, within what its open-file limit allows."""
+        budget = max(resource.getrlimit(resource.RLIMIT_NOFILE)[0] - _FD_RESERVE, 1)
+        if share > budget:
+            self.ctx.recorder.warn(
+                f"worker {self.ctx.worker_id}: at most {budget:,} virtual users, not {share:,}: each holds a "
+                f"socket and the open-file limit is {budget + _FD_RESERVE:,}; iterations beyond them are "
+                "dropped (raise the limit or add --processes)")
+            return budget
+        return share
+
     async def run(self) -> None:
         ctx = self.ctx
         stop = ctx.stop
-        for k, due in owned_arrivals(self._stages, ctx.worker_id, ctx.workers):
-            if stop.is_set():
-                return
-            delay = due - ctx.elapsed()
+        t0, t0_ns = ctx.t0, self._t0_ns
+        end_s = sum(stage.duration_s for stage in self._stages)
+        arrivals = owned_arrivals(self._stages, ctx.worker_id, ctx.workers)
+        burst = 0
+        for k, due in arrivals:
+            elapsed = _perf() - t0
+            delay = due - elapsed
             if delay > _LATE_BATCH_S:
-                try:
-                    await asyncio.wait_for(stop.wait(), delay)
+                burst = 0
+                if await self._sleep(delay):
                     return
-                except asyncio.TimeoutError:
-                    pass
-            self._arrive(k, self._t0_ns + int(due * 1e9))
+            else:
+                if elapsed >= end_s:  # the plan is over and this worker is still behind:
+                    self._dropped += 1 + sum(1 for _ in arrivals)  # what it never started is dropped
+                    return
+                burst += 1
+                if burst >= YIELD_EVERY:  # behind schedule: let responses in before starting more
+                    burst = 0
+                    await asyncio.sleep(0)
+                if stop.is_set():
+                    return
+            now_ns = _perf_ns()
+            due_ns = t0_ns + int(due * 1e9)
+            self._arrive(k, due_ns if due_ns < now_ns else now_ns)
+
+    async def _sleep(self, seconds: float) -> bool:
+        """Sleep (in slices, to notice a stop); True when the run was stopped."""
+        stop = self.ctx.stop
+        deadline = _perf() + seconds
+        while not stop.is_set():
+            left = deadline - _perf()
+            if left <= 0:
+                return False
+            await asyncio.sleep(min(left, _SLEEP_SLICE_S))
+        return True
 
     def _arrive(self, k: int, intended_ns: int) -> None:
         cls_index = self._cycle[k % len(self._cycle)]
         idle = self._idle[cls_index]
-        if idle:
-            vu = idle.pop()
-            vu.state = VUState.RUNNING
-            self._inbox.pop(vu).set_result(intended_ns)  # hand the iteration to the waiting user
-        elif len(self._vus) < self._cap:
+        while idle:
+            vu, inbox = idle.pop()
+            if not inbox.done():  # (a user cancelled while idle leaves a done future behind)
+                vu.state = VUState.RUNNING
+                inbox.set_result(intended_ns)  # hand the iteration to the waiting user
+                return
+        if len(self._vus) < self._cap:
             vu = VirtualUser(self.ctx, self._classes[cls_index], self.ctx.worker_id + len(self._vus) * self.ctx.workers)
             self._vus.append(vu)
             vu.state = VUState.RUNNING
@@ -77,6 +130,8 @@ class OpenExecutor:
         """
         recorder = self.ctx.recorder
         loop = asyncio.get_running_loop()
+        idle = self._idle[cls_index]
+        inbox: asyncio.Future | None = None
         try:
             if not await vu.start(recorder):
                 return  # StopUser (or an error) in on_start: this user serves no iterations
@@ -87,13 +142,17 @@ class OpenExecutor:
                 vu.client.intended_ns = 0
                 if not keep or vu.stopping:
                     break
-                inbox = self._inbox[vu] = loop.create_future()
+                inbox = loop.create_future()
                 vu.state = VUState.IDLE
-                self._idle[cls_index].append(vu)
+                idle.append((vu, inbox))
                 intended_ns = await inbox  # None: the run is over
+                inbox = None
         finally:
-            if self._inbox.pop(vu, None) is not None:
-                self._idle[cls_index].remove(vu)
+            if inbox is not None:  # cancelled while idle
+                try:
+                    idle.remove((vu, inbox))
+                except ValueError:
+                    pass
             try:
                 await vu.finish(recorder)
             except asyncio.CancelledError:
@@ -104,9 +163,11 @@ class OpenExecutor:
         """No more arrivals: idle users stop (on_stop), busy ones finish their iteration or are cancelled."""
         for vu in self._vus:
             vu.stopping = True
-        for inbox in list(self._inbox.values()):
-            if not inbox.done():
-                inbox.set_result(None)
+        for idle in self._idle:
+            for _, inbox in idle:
+                if not inbox.done():
+                    inbox.set_result(None)
+            idle.clear()
         await drain_tasks([], set(self._tasks), graceful_s)
 
     def users(self) -> int:
