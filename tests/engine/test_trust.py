@@ -231,3 +231,19 @@ def test_duration_caps_a_shape_that_runs_longer(runner, target):
     (started,) = outcome.of_type(RunStarted)
     assert started.duration_s == 1.5
     assert 1.4 < outcome.summary.duration_s < 2.5
+
+
+def test_ctrl_c_while_worker_processes_start_stops_them_before_any_load(runner, target):
+    import asyncio
+    import time
+
+    def interrupt_soon(run) -> None:  # worker processes take ~0.5 s to spawn and import
+        asyncio.get_running_loop().call_later(0.2, run.interrupt, signal.SIGINT)
+
+    started = time.monotonic()
+    outcome = runner.run(OK, target.url, users=4, duration="30s", processes=2, launcher=ProcessLauncher(),
+                         before=interrupt_soon)
+    assert outcome.summary.status == "interrupted" and outcome.result.exit_code == 130
+    assert target.stats()["requests_total"] == 0
+    assert time.monotonic() - started < 10
+    assert worker_processes() == []  # stopped and reaped, not left waiting for a begin

@@ -143,6 +143,9 @@ class Run:
                 self.state = self.state.transition(RunState.RUNNING)
                 self.launcher.begin(t0)
                 await self._tick_until_done()
+            else:  # interrupted while the workers came up: they stop before any load
+                self.launcher.stop(hard=True)
+                await self.launcher.wait()
         finally:
             duration_s = max(time.time() - t0, 1e-9)
             try:
