@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+from textwrap import dedent
 
 import pytest
 
@@ -192,20 +193,13 @@ def test_a_worker_whose_loop_stalls_gives_partial_intervals_and_exact_totals(run
 
 
 def test_a_shape_runs_for_its_own_length_and_the_progress_says_so(runner, target):
-    outcome = runner.run("""
-        from surge import HttpUser, LoadTestShape, constant, task
-
-        class Browser(HttpUser):
-            wait_time = constant(0.05)
-
-            @task
-            async def ok(self):
-                await self.client.get("/ok")
+    outcome = runner.run(dedent(OK) + dedent("""
+        from surge import LoadTestShape
 
         class Short(LoadTestShape):
             def tick(self, run_time_s):
                 return (2, 10) if run_time_s < 2.5 else None
-    """, target.url, shape=True)
+    """), target.url, shape=True)
     (started,) = outcome.of_type(RunStarted)
     assert started.duration_s == pytest.approx(2.5)  # not the 1 min default of --duration
     assert all(e.duration_s == pytest.approx(2.5) for e in outcome.of_type(IntervalStats))
@@ -214,20 +208,13 @@ def test_a_shape_runs_for_its_own_length_and_the_progress_says_so(runner, target
 
 
 def test_duration_caps_a_shape_that_runs_longer(runner, target):
-    outcome = runner.run("""
-        from surge import HttpUser, LoadTestShape, constant, task
-
-        class Browser(HttpUser):
-            wait_time = constant(0.05)
-
-            @task
-            async def ok(self):
-                await self.client.get("/ok")
+    outcome = runner.run(dedent(OK) + dedent("""
+        from surge import LoadTestShape
 
         class Forever(LoadTestShape):
             def tick(self, run_time_s):
                 return (1, 10)
-    """, target.url, shape=True, duration="1500ms")
+    """), target.url, shape=True, duration="1500ms")
     (started,) = outcome.of_type(RunStarted)
     assert started.duration_s == 1.5
     assert 1.4 < outcome.summary.duration_s < 2.5
