@@ -273,3 +273,11 @@ def test_summary_shows_the_busiest_endpoints_when_there_are_many():
     assert len(shown) == 40 and "/items/060" in out and "/items/059" not in out  # the 40 busiest
     assert "… 60 more endpoints in stats.csv" in out
     assert "Aggregated" in out
+
+
+def test_a_partial_interval_says_so_in_its_line():
+    import dataclasses
+
+    assert "partial" not in format_line(interval(3.0))
+    assert format_line(dataclasses.replace(interval(3.0), partial=True)).endswith(
+        "| partial: a worker's snapshot was late")

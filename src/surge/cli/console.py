@@ -69,6 +69,8 @@ def format_line(stats: IntervalStats) -> str:
         parts.append(f"dropped {fmt_count(stats.dropped_iterations)}")
     if stats.failing_thresholds:
         parts.append(f"failing {len(stats.failing_thresholds)}")
+    if stats.partial:
+        parts.append("partial: a worker's snapshot was late")
     return " | ".join(parts)
 
 
