@@ -241,7 +241,7 @@ class Run:
             self._usage.sample(snap.worker_id, snap.cpu_percent, snap.rss_mb, elapsed)
             if snap.cpu_percent is not None:
                 cpus.append(snap.cpu_percent)
-        if not self._in_process:
+        if not self._in_process and self.state is RunState.RUNNING:  # the wind-down is no full interval
             cpu_s, wall = time.process_time(), time.time()
             last_cpu, last_wall = self._cpu_mark
             if wall - last_wall >= 0.9 * self.plan.interval_s:

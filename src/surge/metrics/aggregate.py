@@ -41,7 +41,7 @@ class SeriesTotals:
     def add(self, s: SeriesSnapshot) -> None:
         """Merge one worker's interval of this series (sparse wire histograms)."""
         self._merge(Histogram.from_wire(s.latency) if s.latency is not None else None,
-                    Histogram.from_wire(s.service) if s.service is not None else None, s)
+                    Histogram.from_wire(s.service) if s.service is not None else None, s, owned=True)
 
     def merge(self, other: "SeriesTotals") -> None:
         self._merge(other.latency, other.service, other)
@@ -57,15 +57,18 @@ class SeriesTotals:
             out._count(p)
         return out
 
-    def _merge(self, latency: Histogram | None, service: Histogram | None, counts) -> None:
+    def _merge(self, latency: Histogram | None, service: Histogram | None, counts, owned: bool = False) -> None:
+        """``owned``: the histograms were decoded for this merge alone, so they may be taken as they are."""
         if latency is not None and latency.count:
             if self.latency.count:
                 self.latency.merge(latency)
             else:
-                self.latency = latency.copy()
+                self.latency = latency if owned else latency.copy()
         if service is not None:
-            self.service = self.service or Histogram()
-            self.service.merge(service)
+            if self.service is None:
+                self.service = service if owned else service.copy()
+            else:
+                self.service.merge(service)
         self._count(counts)
 
     def _count(self, counts) -> None:

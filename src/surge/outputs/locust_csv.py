@@ -14,7 +14,7 @@ import io
 from collections.abc import Iterable
 
 from ..model.redact import redact_summary
-from ..model.summary import PERCENTILES, EndpointStats, HistoryRow, Latency, RunSummary
+from ..model.summary import PERCENTILES, EndpointStats, HistoryRow, RunSummary
 
 #: Locust's readable percentile labels: 50%, ..., 99.9%, 99.99%, then 100% (the max).
 PERCENTILE_COLUMNS: tuple[str, ...] = (*(f"{p:g}%" for _, p in PERCENTILES), "100%")
@@ -105,9 +105,11 @@ def _percentiles(e: EndpointStats) -> list[str]:
     """The 50%..100% cells, or N/A throughout when nothing was timed (no requests, or only
     untimed failures such as refused connections, which leave the latency all zero)."""
     lat = e.latency_ms
-    if not e.requests or lat == Latency():
+    if not e.requests or not lat.max:  # max is 0 only when nothing was timed
         return [NA] * len(PERCENTILE_COLUMNS)
-    return [*(_ms(getattr(lat, key)) for key, _ in PERCENTILES), _ms(lat.max)]
+    return [_num(lat.p50, 3), _num(lat.p66, 3), _num(lat.p75, 3), _num(lat.p80, 3), _num(lat.p90, 3),
+            _num(lat.p95, 3), _num(lat.p98, 3), _num(lat.p99, 3), _num(lat.p999, 3), _num(lat.p9999, 3),
+            _num(lat.max, 3)]  # a row per endpoint per interval: written out, not looked up
 
 
 # -- formatting ---------------------------------------------------------------------------
