@@ -423,3 +423,13 @@ def test_the_sweeper_stops_when_no_connection_is_open(target):
 
     running, sweeper, open_connections = asyncio.run(main())
     assert running and sweeper is None and open_connections == 0
+
+
+def test_a_header_value_that_is_not_a_string_is_sent_as_text(target):
+    async def body(client, recorder):
+        client.headers["X-Count"] = 3
+        client.headers["X-List"] = ["a", "b"]  # unhashable: the client keeps its own request bytes
+        return echo(await client.get("/echo"))
+
+    seen = drive(target.url, body)
+    assert seen["header_map"]["x-count"] == "3" and seen["header_map"]["x-list"] == "['a', 'b']"

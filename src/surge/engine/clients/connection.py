@@ -39,7 +39,7 @@ class Connection(asyncio.Protocol):
         self.origin = origin
         self._open = open_connections  # the worker's open connections, walked by the sweeper
         self.transport: asyncio.Transport | None = None
-        self._parser = httptools.HttpResponseParser(self)
+        self._parser = httptools.HttpResponseParser(_CALLBACKS)
         self._fut: asyncio.Future | None = None
         self.closed = False
         self._raw = b""  # the response's bytes until its body starts: the head, read on demand
@@ -76,8 +76,10 @@ class Connection(asyncio.Protocol):
         self._open.add(self)
 
     def data_received(self, data: bytes) -> None:
+        global _feeding
         if self._body is None:  # the body has not started: these bytes may carry the head
             self._raw = self._raw + data if self._raw else data
+        _feeding = self  # the connection the shared parser callbacks act on (see _Callbacks)
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
@@ -113,41 +115,8 @@ class Connection(asyncio.Protocol):
         if fut is not None and not fut.done():
             fut.set_exception(failure)
 
-    # -- httptools callbacks ----------------------------------------------------------------
-    def on_body(self, body: bytes) -> None:
-        chunks = self._body
-        if chunks is None:
-            self._body = body
-        elif type(chunks) is bytes:
-            self._body = [chunks, body]
-        else:
-            chunks.append(body)
-
-    def on_message_complete(self) -> None:
-        # _complete() written out (a call less per response)
-        end = _perf_ns()
-        parser = self._parser
-        status = parser.get_status_code()
-        if status < 200 and status >= 100 and status != 101:
-            return  # an interim response (100 Continue): the final one follows, its head after this one
-        fut, self._fut = self._fut, None
-        raw, body = self._raw, self._body
-        self._raw = b""
-        self._body = None
-        if body is None:
-            body = b""
-        elif type(body) is list:
-            body = b"".join(body)
-        if len(raw) > _KEEP_RAW:
-            span = head_span(raw)
-            if span is not None:
-                raw = raw[span[0]:span[1]]
-        if not parser.should_keep_alive():
-            self.closed = True
-        if fut is not None and not fut.done():
-            fut.set_result((status, raw, body, end))
-
     def _complete(self, status: int, keep_alive: bool) -> None:
+        """Resolve the request with the response received so far (see the class docstring)."""
         end = _perf_ns()
         fut, self._fut = self._fut, None
         raw, body = self._raw, self._body
@@ -166,6 +135,60 @@ class Connection(asyncio.Protocol):
             fut.set_result((status, raw, body, end))
 
 
+# -- httptools callbacks ------------------------------------------------------------------------
+#: the connection whose data the parser is being fed. A parser keeps the callbacks it was made
+#: with; bound methods of each connection would be two more objects (128 bytes) per connection,
+#: so every parser shares these functions and data_received names its connection first. Parsing
+#: is synchronous and callbacks never feed another parser, so one name per process suffices
+#: (surge runs one event loop per worker process).
+_feeding: Connection | None = None
+
+
+def _on_body(body: bytes) -> None:
+    conn = _feeding
+    chunks = conn._body
+    if chunks is None:
+        conn._body = body
+    elif type(chunks) is bytes:
+        conn._body = [chunks, body]
+    else:
+        chunks.append(body)
+
+
+def _on_message_complete() -> None:
+    # Connection._complete() written out (a call less per response)
+    end = _perf_ns()
+    conn = _feeding
+    parser = conn._parser
+    status = parser.get_status_code()
+    if status < 200 and status >= 100 and status != 101:
+        return  # an interim response (100 Continue): the final one follows, its head after this one
+    fut, conn._fut = conn._fut, None
+    raw, body = conn._raw, conn._body
+    conn._raw = b""
+    conn._body = None
+    if body is None:
+        body = b""
+    elif type(body) is list:
+        body = b"".join(body)
+    if len(raw) > _KEEP_RAW:
+        span = head_span(raw)
+        if span is not None:
+            raw = raw[span[0]:span[1]]
+    if not parser.should_keep_alive():
+        conn.closed = True
+    if fut is not None and not fut.done():
+        fut.set_result((status, raw, body, end))
+
+
+class _Callbacks:
+    on_body = staticmethod(_on_body)
+    on_message_complete = staticmethod(_on_message_complete)
+
+
+_CALLBACKS = _Callbacks()
+
+
 class _HeadEnd:
     """The parser callbacks for a HEAD response: it is complete at the end of its final head."""
 
@@ -181,6 +204,6 @@ class _HeadEnd:
         if 100 <= status < 200 and status != 101:
             return
         keep_alive = parser.should_keep_alive()
-        conn._parser = httptools.HttpResponseParser(conn)  # back to bodies for the next request
+        conn._parser = httptools.HttpResponseParser(_CALLBACKS)  # back to bodies for the next request
         conn._body = None
         conn._complete(status, keep_alive)
