@@ -50,7 +50,7 @@ class WorkerContext:
 
 
 class VirtualUser:
-    __slots__ = ("user", "client", "spec", "_cum", "_total", "state", "stopping", "task", "index", "started")
+    __slots__ = ("user", "client", "spec", "_cum", "state", "stopping", "task", "index", "started")
 
     def __init__(self, ctx: WorkerContext, spec: UserClassPlan, index: int) -> None:
         self.spec = spec
@@ -58,7 +58,6 @@ class VirtualUser:
         self.client = HttpClient(ctx.clients, headers=getattr(spec.cls, "headers", None))
         self.user = spec.cls(client=self.client, data=ctx.data, user_id=index)
         self._cum = _cumulative(tuple(t.weight for t in spec.tasks))  # shared by the class's users
-        self._total = self._cum[-1]
         self.state = VUState.STARTING
         self.stopping = False
         self.started = False
@@ -74,8 +73,8 @@ class VirtualUser:
 
     def pick(self):
         """The next task, by weight."""
-        tasks = self.spec.tasks
-        return tasks[bisect(self._cum, random.random() * self._total)] if len(tasks) > 1 else tasks[0]
+        tasks, cum = self.spec.tasks, self._cum
+        return tasks[bisect(cum, random.random() * cum[-1])] if len(tasks) > 1 else tasks[0]
 
     async def iterate(self, recorder: Recorder) -> bool:
         """Run one weighted task pick. False when the task raised StopUser.

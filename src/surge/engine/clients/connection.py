@@ -35,9 +35,9 @@ class Connection(asyncio.Protocol):
     __slots__ = ("transport", "_parser", "_fut", "closed", "_raw", "_body", "origin", "_open",
                  "sent_ns", "timeout_ns")
 
-    def __init__(self, origin: tuple, open_connections: set) -> None:
+    def __init__(self, origin: tuple, open_connections: list) -> None:
         self.origin = origin
-        self._open = open_connections  # the worker's open connections, walked by the sweeper
+        self._open = open_connections  # the worker's connections, walked by the sweeper
         self.transport: asyncio.Transport | None = None
         self._parser = httptools.HttpResponseParser(_CALLBACKS)
         self._fut: asyncio.Future | None = None
@@ -73,7 +73,7 @@ class Connection(asyncio.Protocol):
     # -- asyncio.Protocol ------------------------------------------------------------------
     def connection_made(self, transport) -> None:
         self.transport = transport
-        self._open.add(self)
+        self._open.append(self)  # the sweeper drops it once it is closed
 
     def data_received(self, data: bytes) -> None:
         global _feeding
@@ -91,7 +91,6 @@ class Connection(asyncio.Protocol):
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._open.discard(self)
         self._peer_closed(exc)
 
     def _peer_closed(self, exc: Exception | None) -> None:
