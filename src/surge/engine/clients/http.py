@@ -86,7 +86,7 @@ class ClientContext:
                 now = _perf_ns()
                 conns = self.connections
                 conns[:] = [c for c in conns if not c.closed]  # a closed connection has nothing in flight
-                for conn in [c for c in conns if c.busy and now - c.sent_ns >= c.timeout_ns]:
+                for conn in [c for c in conns if c._fut is not None and now - c.sent_ns >= c.timeout_ns]:
                     conn.expire()
         finally:
             self._sweeper = None
