@@ -12,6 +12,7 @@ included, divided by its requests). Then the goal lines, from medians of this on
 
     .venv/bin/python benchmarks/throughput.py                              # bare, surge, surge-open, wrk
     .venv/bin/python benchmarks/throughput.py --only bare,surge --duration 5s --repeat 5
+    .venv/bin/python benchmarks/throughput.py --only bare,minimal,surge      # with the floor of an async API
     .venv/bin/python benchmarks/throughput.py --locust-python /tmp/locust-venv/bin/python
 
 A tool that is missing or fails is skipped with the reason; a run still going 30 s past its
@@ -20,7 +21,9 @@ duration is stopped (SIGTERM, then SIGKILL, by PID) and marked. ~2.5 min in all 
 from __future__ import annotations
 
 import argparse
+import compileall
 import csv
+import importlib.util
 import json
 import os
 import platform
@@ -48,7 +51,7 @@ from common import (
     usable_cores,
 )
 
-TOOLS = ("bare", "surge", "surge-open", "wrk", "locust")
+TOOLS = ("bare", "minimal", "surge", "surge-open", "wrk", "locust")
 DEFAULT_TOOLS = ("bare", "surge", "surge-open", "wrk")  # locust too when it is importable
 GOAL_CLOSED_VS_BARE = 1.25
 GOAL_OPEN_VS_CLOSED = 1.2
@@ -171,10 +174,12 @@ def run_tool(argv: list[str], setup: Setup) -> Run:
                target_core_percent, timed_out)
 
 
-def bench_bare(setup: Setup) -> Result:
-    """benchmarks/bare_client.py: callback-only protocol + httptools on uvloop, the reference."""
+def bench_bare(setup: Setup, tool: str = "bare") -> Result:
+    """benchmarks/bare_client.py: callback-only protocol + httptools on uvloop, the reference;
+    ``minimal``: the same with a coroutine awaiting a future per request (--awaitable)."""
     argv = [sys.executable, str(HERE / "bare_client.py"), "--url", setup.target.url + "/",
-            "--connections", str(setup.connections), "--duration", f"{setup.duration_s:g}s"]
+            "--connections", str(setup.connections), "--duration", f"{setup.duration_s:g}s",
+            *(["--awaitable"] if tool == "minimal" else [])]
     run = run_tool(argv, setup)
     done = run.done
     lines = (done.stdout or b"").decode(errors="replace").strip().splitlines()
@@ -182,7 +187,7 @@ def bench_bare(setup: Setup) -> Result:
         raise Skip(f"exit {done.returncode}:\n{tail(done.stderr or done.stdout)}")
     out = json.loads(lines[-1])
     note = f"{out['errors']} errors" if out.get("errors") else ""
-    return run.result("bare", int(out["requests"]), float(out["duration_s"]), note)
+    return run.result(tool, int(out["requests"]), float(out["duration_s"]), note)
 
 
 def surge_summary(setup: Setup, workload: list[str]) -> tuple[Run, dict]:
@@ -272,7 +277,8 @@ def bench_wrk(setup: Setup) -> Result:
                       errors.group(0) if errors else "")
 
 
-BENCHES = {"bare": bench_bare, "surge": bench_surge, "surge-open": bench_surge_open,
+BENCHES = {"bare": bench_bare, "minimal": lambda setup: bench_bare(setup, "minimal"),
+           "surge": bench_surge, "surge-open": bench_surge_open,
            "wrk": bench_wrk, "locust": bench_locust}
 
 
@@ -377,6 +383,11 @@ def goal_lines(medians: list[Medians], skipped: dict[str, str]) -> list[str]:
         ratio = surge.cpu_us_per_request / bare.cpu_us_per_request
         lines.append(f"surge closed / bare        = {ratio:.2f} CPU per request "
                      f"(goal <= {GOAL_CLOSED_VS_BARE:g}): {verdict[ratio <= GOAL_CLOSED_VS_BARE]}")
+    minimal = by_tool.get("minimal")
+    if minimal and bare:
+        ratio = minimal.cpu_us_per_request / bare.cpu_us_per_request
+        lines.append(f"minimal / bare             = {ratio:.2f} CPU per request (one coroutine and one future "
+                     "per request: the floor of an awaitable API)")
     if open_ and surge:
         ratio = open_.cpu_us_per_request / surge.cpu_us_per_request
         dropped = open_.dropped_percent or 0.0
@@ -397,6 +408,18 @@ def goal_lines(medians: list[Medians], skipped: dict[str, str]) -> list[str]:
             reason = skipped[tool].splitlines()[0]
             lines.append(f"{label:<26} = no figure: {tool} did not complete a run ({reason}): MISSES")
     return lines
+
+
+def byte_compile_surge() -> str:
+    """Write surge's bytecode caches, as installing the package does. With PYTHONDONTWRITEBYTECODE
+    set (these machines set it) a source checkout is otherwise compiled anew by every surge run:
+    ~0.1 s of CPU each, counted as start-up."""
+    spec = importlib.util.find_spec("surge")
+    if spec is None or not spec.submodule_search_locations:
+        return "surge not importable here: not byte-compiled"
+    folder = list(spec.submodule_search_locations)[0]
+    ok = compileall.compile_dir(folder, quiet=1)
+    return f"surge byte-compiled in {folder}" if ok else f"byte-compiling {folder} failed (runs compile it)"
 
 
 def main() -> int:
@@ -435,6 +458,8 @@ def main() -> int:
                           target_core, Path(tmp), find_surge(args.surge), locust_python,
                           args.open_rate, args.open_max_users)
             print(f"machine: {machine()}")
+            if "surge" in tools or "surge-open" in tools:
+                print(byte_compile_surge())
             print(f"target: {target.name} on {target.url} (core {target_core}); tools on core "
                   f"{tool_core}; {setup.connections} connections, {setup.duration_s:g} s each, "
                   f"{args.repeat} rounds; surge-open at {setup.open_rate:,.0f}/s\n", flush=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 import random
 import time
 from bisect import bisect
@@ -49,15 +50,14 @@ class WorkerContext:
 
 
 class VirtualUser:
-    __slots__ = ("user", "client", "spec", "_cum", "_total", "state", "stopping", "task", "index", "started")
+    __slots__ = ("user", "client", "spec", "_cum", "state", "stopping", "task", "index", "started")
 
     def __init__(self, ctx: WorkerContext, spec: UserClassPlan, index: int) -> None:
         self.spec = spec
         self.index = index
         self.client = HttpClient(ctx.clients, headers=getattr(spec.cls, "headers", None))
         self.user = spec.cls(client=self.client, data=ctx.data, user_id=index)
-        self._cum = list(accumulate(t.weight for t in spec.tasks))
-        self._total = self._cum[-1]
+        self._cum = _cumulative(tuple(t.weight for t in spec.tasks))  # shared by the class's users
         self.state = VUState.STARTING
         self.stopping = False
         self.started = False
@@ -71,10 +71,17 @@ class VirtualUser:
             recorder.users_started += 1
         return ok
 
+    def pick(self):
+        """The next task, by weight."""
+        tasks, cum = self.spec.tasks, self._cum
+        return tasks[bisect(cum, random.random() * cum[-1])] if len(tasks) > 1 else tasks[0]
+
     async def iterate(self, recorder: Recorder) -> bool:
-        """Run one weighted task pick. False when the task raised StopUser."""
-        spec = self.spec.tasks[bisect(self._cum, random.random() * self._total)] if len(self._cum) > 1 \
-            else self.spec.tasks[0]
+        """Run one weighted task pick. False when the task raised StopUser.
+
+        ``closed_loop`` runs the same steps inline (one coroutine level less per iteration):
+        a change here belongs there too."""
+        spec = self.pick()
         client = self.client
         try:
             await spec.fn(self.user)
@@ -114,6 +121,11 @@ class VirtualUser:
         return f"{self.spec.cls.__name__}.{name}"
 
 
+@functools.lru_cache(maxsize=64)
+def _cumulative(weights: tuple) -> tuple:
+    return tuple(accumulate(weights))
+
+
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, SystemExit):
         return f"SystemExit: sys.exit({exc.code!r}) in a task ends that iteration, not the run"
@@ -135,20 +147,34 @@ def _check_unawaited(client: HttpClient, label: str, recorder: Recorder) -> None
 
 
 async def closed_loop(vu: VirtualUser, ctx: WorkerContext) -> None:
-    """A closed-workload user's life: on_start, then iterate and think until told to stop."""
+    """A closed-workload user's life: on_start, then iterate and think until told to stop.
+
+    Each iteration is :meth:`VirtualUser.iterate` written out here: a coroutine level less on
+    every request of a closed workload (~0.2 µs and ~270 bytes per waiting user)."""
     recorder = ctx.recorder
-    wait_time = vu.spec.cls.wait_time or constant(0)
-    no_wait = isinstance(wait_time, constant) and wait_time.seconds == 0  # skip the clock reads
+    think = vu.spec.cls.wait_time or constant(0)
+    if isinstance(think, constant) and think.seconds == 0:
+        think = None  # no think time: skip the clock reads
+    single = vu.spec.tasks[0] if len(vu.spec.tasks) == 1 else None
     try:
         vu.state = VUState.RUNNING
         if not await vu.start(recorder):
             return
         iterations = 0
         while not vu.stopping:
-            began = 0.0 if no_wait else _perf()
-            if not await vu.iterate(recorder):
+            began = 0.0 if think is None else _perf()
+            spec = single or vu.pick()
+            try:
+                await spec.fn(vu.user)
+            except StopUser:
                 break
-            pause = 0.0 if no_wait else wait_time(_perf() - began)
+            except asyncio.CancelledError:
+                raise
+            except (Exception, SystemExit) as exc:  # the task's own code raised: a failure under its name
+                recorder.task_error(vu._label(spec.name), _describe(exc))
+            if vu.client.created != vu.client.started:
+                _check_unawaited(vu.client, vu._label(spec.name), recorder)
+            pause = 0.0 if think is None else think(_perf() - began)
             if vu.stopping:
                 break
             if pause > 0:

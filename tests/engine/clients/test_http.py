@@ -306,3 +306,130 @@ def test_closed_workload_keeps_no_service_times(target):
 
     series = drive(target.url, body)
     assert len(series.latencies_us) == 1 and series.service_us == []
+
+
+# -- lazily read headers, shared request bytes ------------------------------------------------
+
+
+def test_response_headers_are_read_complete_and_case_insensitive(target):
+    """The connection keeps the raw head and ``resp.headers`` reads it on demand: every header,
+    in order, repeats included, whatever the spelling asked for."""
+    async def body(client, recorder):
+        return await client.get("/set-cookie?a=1&b=2")
+
+    resp = drive(target.url, body)
+    names = [name.lower() for name, _ in resp.headers.items()]
+    assert names.count("set-cookie") == 2
+    assert resp.headers.get_all("SET-COOKIE") == [v for n, v in resp.headers.items() if n.lower() == "set-cookie"]
+    assert resp.headers["Content-Length"] == resp.headers["content-length"] == str(len(resp.content))
+    assert "content-length" in resp.headers and "x-absent" not in resp.headers
+    assert resp.headers.get("x-absent", "-") == "-"
+    assert set(resp.headers) == set(names) and len(resp.headers) == len(set(names))
+
+
+def test_clients_with_the_same_headers_share_request_bytes_until_one_changes_its_own(target):
+    async def main():
+        ctx = ClientContext(target.url, Recorder())
+        a, b, c = HttpClient(ctx), HttpClient(ctx), HttpClient(ctx, headers={"Accept": "text/plain"})
+        try:
+            await a.get("/echo")
+            await b.get("/echo")
+            shared = a._plain
+            assert b._plain is shared and c._plain is not shared  # other headers, other bytes
+            a.headers["Authorization"] = "Bearer a"
+            seen_a, seen_b, seen_c = [echo(await x.get("/echo")) for x in (a, b, c)]
+            assert a._plain is not shared and b._plain is shared
+            b.headers["Authorization"] = "Bearer a"  # the same set as a's: shared again
+            seen_b2 = echo(await b.get("/echo"))
+            assert b._plain is a._plain
+            del a.headers["Authorization"]
+            seen_a2 = echo(await a.get("/echo"))
+            assert a._plain is shared
+            a.headers = {"X-New": "1"}  # replaced outright
+            seen_a3 = echo(await a.get("/echo"))
+        finally:
+            for x in (a, b, c):
+                await x.close()
+        return seen_a, seen_b, seen_c, seen_b2, seen_a2, seen_a3
+
+    seen_a, seen_b, seen_c, seen_b2, seen_a2, seen_a3 = asyncio.run(main())
+    assert seen_a["header_map"]["authorization"] == "Bearer a"
+    assert "authorization" not in seen_b["header_map"] and "authorization" not in seen_c["header_map"]
+    assert seen_c["header_map"]["accept"] == "text/plain"
+    assert seen_b2["header_map"]["authorization"] == "Bearer a"
+    assert "authorization" not in seen_a2["header_map"]
+    assert seen_a3["header_map"]["x-new"] == "1"
+
+
+def test_a_changed_cookie_is_sent_with_the_next_plain_request(target):
+    async def body(client, recorder):
+        await client.get("/set-cookie?session=one")
+        first = echo(await client.get("/echo"))
+        await client.get("/set-cookie?session=two")
+        second = echo(await client.get("/echo"))
+        client.cookies["extra"] = "x"  # set by the scenario itself
+        third = echo(await client.get("/echo"))
+        client.cookies.clear()
+        fourth = echo(await client.get("/echo"))
+        return first, second, third, fourth
+
+    first, second, third, fourth = drive(target.url, body)
+    assert first["header_map"]["cookie"] == "session=one"
+    assert second["header_map"]["cookie"] == "session=two"
+    assert third["header_map"]["cookie"] == "session=two; extra=x"
+    assert "cookie" not in fourth["header_map"]
+
+
+def test_an_unknown_keyword_is_a_type_error_at_the_call(target):
+    async def body(client, recorder):
+        with pytest.raises(TypeError, match="'nmae'"):
+            client.get("/ok", nmae="/ok")
+        return client.created, client.started
+
+    assert drive(target.url, body) == (0, 0)
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_connections_have_nagle_off(target, loop):
+    """The client does not set TCP_NODELAY itself: both event loops do it for every TCP transport."""
+    import socket
+
+    import uvloop
+
+    async def main():
+        client = HttpClient(ClientContext(target.url, Recorder()))
+        try:
+            await client.get("/ok")
+            sock = client._conn.transport.get_extra_info("socket")
+            return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        finally:
+            await client.close()
+
+    assert (uvloop.run(main()) if loop == "uvloop" else asyncio.run(main())) != 0
+
+
+def test_the_sweeper_stops_when_no_connection_is_open(target):
+    async def main():
+        ctx = ClientContext(target.url, Recorder(), timeout_s=0.2)
+        client = HttpClient(ctx)
+        await client.get("/ok")
+        running = ctx._sweeper is not None
+        await client.close()
+        for _ in range(50):
+            await asyncio.sleep(0.02)
+            if ctx._sweeper is None:
+                break
+        return running, ctx._sweeper, len(ctx.connections)
+
+    running, sweeper, open_connections = asyncio.run(main())
+    assert running and sweeper is None and open_connections == 0
+
+
+def test_a_header_value_that_is_not_a_string_is_sent_as_text(target):
+    async def body(client, recorder):
+        client.headers["X-Count"] = 3
+        client.headers["X-List"] = ["a", "b"]  # unhashable: the client keeps its own request bytes
+        return echo(await client.get("/echo"))
+
+    seen = drive(target.url, body)
+    assert seen["header_map"]["x-count"] == "3" and seen["header_map"]["x-list"] == "['a', 'b']"

@@ -1,243 +1,295 @@
 """The HTTP/1.1 client behind ``self.client``: one per virtual user, keep-alive per origin.
 
-Cost model (research/load-generators.md): a request should cost ~15 µs of CPU in total, so the
-path avoids per-request objects beyond the future and the Response, caches request bytes for
-plain requests, and records latency as an int appended to the series' list; histograms are
-built once per interval. Errors are translated once, here, into the failure kinds.
+Cost model: the bare callback-only client (``benchmarks/bare_client.py``) is the reference, and
+every Python call on the way of a request shows in CPU per request. So a plain request (no
+keywords) is one coroutine from ``get()`` to the ``Response``: one dict lookup gives its target,
+series and request bytes (shared by the worker's clients whose headers are the same), the
+connection is the client's idle one, the deadline is two attributes on the connection, and the
+latency is an int appended to the series' list. Requests with keywords take the same coroutine
+after a preparation step. Errors are translated once, here, into the failure kinds.
 """
 from __future__ import annotations
 
 import asyncio
-import json as _json
-import socket
 import ssl
 import time
 from http.cookies import SimpleCookie
 from urllib.parse import urlencode, urljoin, urlsplit
 
-from ...metrics.recorder import Recorder
 from .connection import Connection
-from .errors import CONNECT, TIMEOUT, RequestFailure
+from .context import ClientContext, ns, origin_of
+from .errors import CONNECT, STATUS, TIMEOUT, RequestFailure
+from .head import header_values, may_set_cookie
+from .request import build_request
 from .response import Response, status_failed
 
+__all__ = ["ClientContext", "HttpClient", "KEYWORDS"]  # ClientContext: where the engine imports it from
+
 _perf_ns = time.perf_counter_ns
-USER_AGENT = "surge/0.1"
+_new_response = object.__new__
 _MAX_REDIRECTS = 10
+_REDIRECTS = frozenset((301, 302, 303, 307, 308))
+#: the keywords of ``request()`` (an unknown one is a TypeError at the call, as for any function)
+KEYWORDS = frozenset(("params", "json", "data", "headers", "name", "timeout", "expect_status",
+                      "catch_response", "allow_redirects"))
+#: entries of a request-bytes cache (shared by the clients of one header set, or one client's own)
+_CACHE_ENTRIES = 256
 
 
-class ClientContext:
-    """What all clients of one worker share: the target, TLS, timeouts and the recorder."""
+class _Options:
+    """What a request with keywords carries beyond a plain one."""
 
-    def __init__(self, base_url: str, recorder: Recorder, *, timeout_s: float = 30.0,
-                 connect_timeout_s: float = 10.0, insecure: bool = False, follow_redirects: bool = False,
-                 headers: dict[str, str] | None = None, open_workload: bool = False) -> None:
-        parts = urlsplit(base_url)
-        self.origin = _origin(parts)
-        self.base_path = parts.path.rstrip("/")
-        self.recorder = recorder
-        self.timeout_s = timeout_s
-        self.connect_timeout_s = connect_timeout_s
-        self.follow_redirects = follow_redirects
-        self.default_headers = dict(headers or {})
-        self.open_workload = open_workload
-        self._ssl: ssl.SSLContext | None = None
-        self._insecure = insecure
-        self.loop = asyncio.get_event_loop()
-        #: requests in flight: future -> (deadline in perf_counter_ns, timeout_s). One sweeper task
-        #: expires them; a loop timer per request (call_later + cancel) costs ~2.8 µs, this ~0.2 µs.
-        self.inflight: dict[asyncio.Future, tuple[int, float]] = {}
-        self._sweeper: asyncio.Task | None = None
-        self._sweep_s = min(0.1, max(0.01, timeout_s / 10))
+    __slots__ = ("timeout_ns", "follow", "expect_status", "deferred", "json", "data", "headers")
 
-    def watch(self, fut: asyncio.Future, timeout_s: float) -> None:
-        self.inflight[fut] = (_perf_ns() + int(timeout_s * 1e9), timeout_s)
-        if self._sweeper is None:
-            self._sweeper = self.loop.create_task(self._sweep())
-            self._sweep_s = min(self._sweep_s, max(0.01, timeout_s / 10))
-
-    async def _sweep(self) -> None:
-        """Fail requests past their deadline; ends by itself once nothing is in flight."""
-        try:
-            while self.inflight:
-                await asyncio.sleep(self._sweep_s)
-                now = _perf_ns()
-                expired = [(f, t) for f, (deadline, t) in self.inflight.items() if deadline <= now]
-                for fut, timeout_s in expired:
-                    del self.inflight[fut]
-                    if not fut.done():
-                        fut.set_exception(RequestFailure(TIMEOUT, f"no response within {timeout_s:g}s"))
-        finally:
-            self._sweeper = None
-
-    def close(self) -> None:
-        """Stop the timeout sweeper (the worker's clients are done)."""
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            self._sweeper = None
-
-    def ssl_context(self) -> ssl.SSLContext:
-        if self._ssl is None:
-            ctx = ssl.create_default_context()
-            if self._insecure:
-                ctx.check_hostname = False
-                ctx.verify_mode = ssl.CERT_NONE
-            self._ssl = ctx
-        return self._ssl
-
-
-def _origin(parts) -> tuple[str, str, int]:
-    scheme = parts.scheme or "http"
-    port = parts.port or (443 if scheme == "https" else 80)
-    return (scheme, parts.hostname or "127.0.0.1", port)
-
-
-def _host_header(origin: tuple[str, str, int]) -> str:
-    scheme, host, port = origin
-    if ":" in host:
-        host = f"[{host}]"
-    default = 443 if scheme == "https" else 80
-    return host if port == default else f"{host}:{port}"
+    def __init__(self, timeout_s, follow, expect_status, deferred, json, data, headers) -> None:
+        self.timeout_ns = ns(timeout_s)
+        self.follow, self.expect_status, self.deferred = follow, expect_status, deferred
+        self.json, self.data, self.headers = json, data, headers
 
 
 class HttpClient:
-    """``get/post/put/patch/delete/head/request``. Cookies are kept per client (per virtual user)."""
+    """``get/post/put/patch/delete/head/options/request``. Cookies are kept per client (per user).
+
+    ``headers`` and ``cookies`` are plain dicts a scenario may change at any time (a token set
+    after login): the next request carries the change.
+    """
+
+    __slots__ = ("_ctx", "_base", "_headers", "_cookies", "_conn", "_pool", "_plain", "_plain_headers",
+                 "_plain_cookies", "intended_ns", "created", "started")
 
     def __init__(self, ctx: ClientContext, headers: dict[str, str] | None = None) -> None:
         self._ctx = ctx
-        self.headers: dict[str, str] = {**ctx.default_headers, **(headers or {})}
-        self.cookies: dict[str, str] = {}
-        self._idle: dict[tuple, list[Connection]] = {}
-        self._cache: dict[tuple[str, str], bytes] = {}
-        self._plain: dict[tuple, tuple] = {}  # (method, path, name) -> (origin, target, series, bytes)
-        self._cache_headers: dict[str, str] = dict(self.headers)  # what the cached bytes carry
+        merged = {**ctx.default_headers, **(headers or {})}
+        shared = ctx.shared_cache(merged)
+        #: the headers until the scenario reads ``client.headers`` (then its own copy, _headers),
+        #: and the request-bytes cache in use with the headers and cookies its bytes carry: most
+        #: users of a class never change their headers and share both with the others
+        self._base, self._plain = shared if shared is not None else (merged, {})
+        self._plain_headers: dict = self._base
+        self._plain_cookies: dict | None = None
+        self._headers: dict[str, str] | None = None
+        self._cookies: dict[str, str] | None = None
+        self._conn: Connection | None = None  # the idle connection to the context's origin
+        self._pool: dict[tuple, list[Connection]] | None = None  # further idle connections
         #: open workloads: the scheduled start of the current iteration, for its first request
         self.intended_ns = 0
-        #: the task whose connect is under way (cancelled then, its request was never sent)
-        self._connecting: asyncio.Task | None = None
         #: requests created and requests that began: a task that never awaits its request leaves
         #: them apart, and the virtual user reports it (a request that is never awaited is never sent)
         self.created = 0
         self.started = 0
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """The headers sent with every request of this client (a dict it may change)."""
+        if self._headers is None:
+            self._headers = dict(self._base)
+        return self._headers
+
+    @headers.setter
+    def headers(self, value: dict[str, str]) -> None:
+        self._headers = value
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        if self._cookies is None:
+            self._cookies = {}
+        return self._cookies
+
+    @cookies.setter
+    def cookies(self, value: dict[str, str]) -> None:
+        self._cookies = value
+
     # -- verbs ------------------------------------------------------------------------------
     def get(self, path: str, **kw):
-        return self.request("GET", path, **kw)
+        self.created += 1
+        return self._send("GET", path, None) if not kw else self._with_options("GET", path, kw)
 
     def post(self, path: str, **kw):
-        return self.request("POST", path, **kw)
+        self.created += 1
+        return self._send("POST", path, None) if not kw else self._with_options("POST", path, kw)
 
     def put(self, path: str, **kw):
-        return self.request("PUT", path, **kw)
+        self.created += 1
+        return self._send("PUT", path, None) if not kw else self._with_options("PUT", path, kw)
 
     def patch(self, path: str, **kw):
-        return self.request("PATCH", path, **kw)
+        self.created += 1
+        return self._send("PATCH", path, None) if not kw else self._with_options("PATCH", path, kw)
 
     def delete(self, path: str, **kw):
-        return self.request("DELETE", path, **kw)
+        self.created += 1
+        return self._send("DELETE", path, None) if not kw else self._with_options("DELETE", path, kw)
 
     def head(self, path: str, **kw):
-        return self.request("HEAD", path, **kw)
+        self.created += 1
+        return self._send("HEAD", path, None) if not kw else self._with_options("HEAD", path, kw)
 
     def options(self, path: str, **kw):
-        return self.request("OPTIONS", path, **kw)
+        self.created += 1
+        return self._send("OPTIONS", path, None) if not kw else self._with_options("OPTIONS", path, kw)
 
     def request(self, method: str, path: str, **kw):
         """Send one request; ``await`` it for the :class:`Response`. Keywords: ``params``, ``json``,
         ``data``, ``headers``, ``name``, ``timeout``, ``expect_status``, ``catch_response``,
         ``allow_redirects``. With ``catch_response=True`` it is also an async context manager
         (``async with client.get(..., catch_response=True) as resp:``): the verdict is committed
-        at exit. Plain requests stay a bare coroutine (no extra object on the hot path)."""
+        at exit. Other requests are a bare coroutine (no extra object on the hot path)."""
         self.created += 1
-        coro = self._request(method, path, **kw)
+        return self._send(method, path, None) if not kw else self._with_options(method, path, kw)
+
+    def _with_options(self, method: str, path: str, kw: dict):
+        unknown = kw.keys() - KEYWORDS
+        if unknown:
+            self.created -= 1
+            raise TypeError(f"{method.lower()}() got an unexpected keyword argument {sorted(unknown)[0]!r}")
+        coro = self._send(method, path, kw)
         return _CaughtRequest(coro) if kw.get("catch_response") else coro
 
-    async def _request(self, method: str, path: str, *, params=None, json=None, data=None, headers=None,
-                       name: str | None = None, timeout: float | None = None, expect_status=None,
-                       catch_response: bool = False, allow_redirects: bool | None = None) -> Response:
+    # -- the request ------------------------------------------------------------------------
+    async def _send(self, method: str, path: str, kw: dict | None) -> Response:
+        # every local of this coroutine is held by each waiting user (8 bytes each): what happens
+        # after the response is in _answered(), a plain call
         self.started += 1
         ctx = self._ctx
-        if params is None and json is None and data is None and headers is None and not self.cookies:
-            # the common case: one dict lookup gives the target, the series and the request bytes
-            if self.headers != self._cache_headers:  # mutated in place (a token set after login)
-                self._plain.clear()
-                self._cache.clear()
-                self._cache_headers = dict(self.headers)
-            plain = self._plain.get((method, path, name))
-            if plain is None:
-                plain = self._plain_request(method, path, name)
-            origin, target, series, payload = plain
+        if kw is None:
+            if (self._headers is not None and self._headers != self._plain_headers) \
+                    or (self._cookies or None) != self._plain_cookies:
+                self._rebind()  # headers or cookies changed (a token set after login, a cookie stored)
+            entry = self._plain.get(path if method == "GET" else (method, path)) or self._plain_entry(method, path)
+            opts = None
         else:
-            origin, target = self._resolve(path, params)
-            series = ctx.recorder.series(method, name or target.partition("?")[0])
-            payload = self._build(method, origin, target, json, data, headers)
-        timeout_s = ctx.timeout_s if timeout is None else timeout
-        follow = ctx.follow_redirects if allow_redirects is None else allow_redirects
-        start = self.intended_ns
-        self.intended_ns = 0
-        sent = _perf_ns()
-        if not start:
-            start = sent
+            entry, opts = self._prepare(method, path, **kw)
+        # entry: (method, target, series, origin, request bytes)
+        conn = self._conn
+        if conn is not None and not conn.closed and entry[3] is ctx.origin:
+            self._conn = None
+        else:
+            conn = self._idle_connection(entry[3])
+            if conn is None:
+                try:
+                    conn = await self._connect(entry[3], (ctx.timeout_s if opts is None else opts.timeout_ns / 1e9))
+                except RequestFailure as failure:  # nothing was sent: counted, not timed
+                    return self._failed(entry, failure, 0)
+                # cancelled while connecting: nothing was sent, nothing to count
+        fut = ctx.loop.create_future()
+        start = self.intended_ns  # open workloads: the first request is timed from the arrival
+        if start:
+            self.intended_ns = 0
+        conn.sent_ns = _perf_ns()  # the deadline runs from the send (connect has its own)
+        conn.timeout_ns = ctx.timeout_ns if opts is None else opts.timeout_ns
+        if method == "HEAD":
+            conn.send_head(entry[4], fut)
+        else:
+            conn._fut = fut
+            conn.transport.write(entry[4])
         # counted when they end (answered, failed or cancelled), never undone later: a request
         # counted at its send and taken back at its cancel could make an interval's rate negative
         try:
-            status, raw_headers, body, end_ns, set_cookies = await self._exchange(
-                origin, payload, method == "HEAD", timeout_s)
-            for _ in range(_MAX_REDIRECTS if follow else 0):
-                if status not in (301, 302, 303, 307, 308):
-                    break
-                location = _header(raw_headers, b"location")
-                if location is None:
-                    break
-                if set_cookies:
-                    self._store_cookies(set_cookies)
-                method2 = "GET" if status == 303 or (status in (301, 302) and method == "POST") else method
-                origin, target = self._resolve(urljoin(target, location), None)
-                content = (json, data) if method2 == method else (None, None)
-                status, raw_headers, body, end_ns, set_cookies = await self._exchange(
-                    origin, self._build(method2, origin, target, *content, headers), method2 == "HEAD", timeout_s)
-        except RequestFailure as failure:
-            series.requests += 1
-            series.bytes_sent += len(payload)
-            if failure.kind == TIMEOUT:
-                series.latencies_us.append(int(timeout_s * 1_000_000))
-            series.fail(failure.kind, failure.message)
-            return Response(method, target, series.name, series, 0, None, b"", 0.0,
-                            f"{failure.kind}: {failure.message}", True)
+            fut = await fut  # (status, raw, body, end_ns)
+        except RequestFailure as failure:  # failed or timed out: the connection's state is unknown
+            conn.abort()
+            return self._failed(entry, failure, conn.timeout_ns)
         except asyncio.CancelledError:
-            if self._connecting is not None and self._connecting is asyncio.current_task():
-                self._connecting = None  # cancelled while connecting: nothing was sent, nothing to count
-            else:
-                series.cancelled += 1
-                series.bytes_sent += len(payload)
+            conn.abort()
+            entry[2].cancelled += 1
+            entry[2].bytes_sent += len(entry[4])
             raise
+        except BaseException:
+            conn.abort()
+            raise
+        if conn.closed:
+            conn.abort()
+        elif self._conn is None and conn.origin is ctx.origin:
+            self._conn = conn
+        else:
+            self._keep(conn)
+        if fut[0] in _REDIRECTS and (ctx.follow_redirects if opts is None else opts.follow):
+            return await self._redirected(entry, opts, fut, start, conn.sent_ns, conn.timeout_ns)
+        return self._answered(entry, opts, fut, start, conn.sent_ns)
+
+    def _answered(self, entry: tuple, opts: _Options | None, result: tuple, start_ns: int, sent_ns: int) -> Response:
+        """Count and time an answered request (from ``start_ns`` if set, else from its send); its Response."""
+        status, raw, body, end_ns = result
+        series = entry[2]
         series.requests += 1
-        series.bytes_sent += len(payload)
-        latency_us = (end_ns - start) // 1000
+        series.bytes_sent += len(entry[4])
+        latency_us = (end_ns - (start_ns or sent_ns)) // 1000
         series.latencies_us.append(latency_us)
-        if ctx.open_workload:
-            series.service_us.append((end_ns - sent) // 1000)
+        if self._ctx.open_workload:
+            series.service_us.append((end_ns - sent_ns) // 1000)
         series.bytes_received += len(body)
-        if set_cookies:
-            self._store_cookies(set_cookies)
-        resp = Response(method, target, series.name, series, status, raw_headers, body,
-                        latency_us / 1000.0, None, False, catch_response)
-        if (status >= 400) if expect_status is None else status_failed(status, expect_status):
-            resp.failure(f"HTTP {status}", "status")
+        if raw.lower().partition(b"set-cookie")[1]:  # head.may_set_cookie() written out (a call less)
+            self._store_cookies(raw)
+        resp = _new_response(Response)  # Response.__init__ written out: ~0.1 µs less per request
+        resp._request = entry
+        resp.status = status
+        resp._raw = raw
+        resp.content = body
+        resp.elapsed_ms = latency_us / 1000.0
+        if opts is None:
+            if status >= 400:
+                resp.failure(f"HTTP {status}", STATUS)
+        else:
+            if opts.deferred:
+                resp._deferred = True  # catch_response: the verdict is committed on exit
+            if status_failed(status, opts.expect_status):
+                resp.failure(f"HTTP {status}", STATUS)
         return resp
 
-    # -- internals --------------------------------------------------------------------------
-    def _plain_request(self, method: str, path: str, name: str | None) -> tuple:
+    def _failed(self, entry: tuple, failure: RequestFailure, timeout_ns: int) -> Response:
+        """Count a request that got no response; a timed-out one is timed at exactly its timeout."""
+        series = entry[2]
+        series.requests += 1
+        series.bytes_sent += len(entry[4])
+        if failure.kind == TIMEOUT:
+            series.latencies_us.append(timeout_ns // 1000)
+        series.fail(failure.kind, failure.message)
+        resp = Response(entry, 0, b"", b"", 0.0)
+        resp.error = f"{failure.kind}: {failure.message}"
+        resp._failed = True
+        return resp
+
+    # -- request bytes ------------------------------------------------------------------------
+    def _rebind(self) -> None:
+        """Pick the request-bytes cache for the client's current headers and cookies: the one
+        shared by clients with the same headers (when it has no cookies), else its own."""
+        cookies = self._cookies or None
+        headers = self._base if self._headers is None else self._headers
+        shared = None if cookies else self._ctx.shared_cache(headers)
+        if shared is not None:
+            self._plain_headers, self._plain = shared
+            self._plain_cookies = None
+        else:
+            self._plain_headers = dict(headers)
+            self._plain_cookies = dict(cookies) if cookies else None
+            self._plain = {}
+
+    def _plain_entry(self, method: str, path: str) -> tuple:
         origin, target = self._resolve(path, None)
-        series = self._ctx.recorder.series(method, name or target.partition("?")[0])
-        entry = (origin, target, series, self._build(method, origin, target, None, None, None))
-        if len(self._plain) < 256:
-            self._plain[(method, path, name)] = entry
+        series = self._ctx.recorder.series(method, target.partition("?")[0])
+        entry = (method, target, series, origin, self._build(method, origin, target, None, None, None))
+        if len(self._plain) < _CACHE_ENTRIES:
+            self._plain[path if method == "GET" else (method, path)] = entry
         return entry
+
+    def _prepare(self, method: str, path: str, *, params=None, json=None, data=None, headers=None,
+                 name: str | None = None, timeout: float | None = None, expect_status=None,
+                 catch_response: bool = False, allow_redirects: bool | None = None) -> tuple[tuple, _Options]:
+        ctx = self._ctx
+        origin, target = self._resolve(path, params)
+        series = ctx.recorder.series(method, name or target.partition("?")[0])
+        entry = (method, target, series, origin, self._build(method, origin, target, json, data, headers))
+        if timeout is not None:
+            ctx.expect_timeout(timeout)
+        opts = _Options(ctx.timeout_s if timeout is None else timeout,
+                        ctx.follow_redirects if allow_redirects is None else allow_redirects,
+                        expect_status, catch_response, json, data, headers)
+        return entry, opts
 
     def _resolve(self, path: str, params) -> tuple[tuple, str]:
         if path.startswith(("http://", "https://")):
             parts = urlsplit(path)
-            origin = _origin(parts)
+            origin = origin_of(parts)
             target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         else:
             origin = self._ctx.origin
@@ -247,114 +299,119 @@ class HttpClient:
         return origin, target
 
     def _build(self, method: str, origin: tuple, target: str, json, data, headers) -> bytes:
-        plain = json is None and data is None and not headers and not self.cookies
-        if plain:
-            if self.headers != self._cache_headers:  # mutated in place (a token set after login)
-                self._cache.clear()
-                self._cache_headers = dict(self.headers)
-            cached = self._cache.get((method, target)) if origin == self._ctx.origin else None
-            if cached is not None:
-                return cached
-        body = b""
-        extra: dict[str, str] = {}
-        if json is not None:
-            body = _json.dumps(json, separators=(",", ":")).encode()
-            extra["Content-Type"] = "application/json"
-        elif data is not None:
-            if isinstance(data, dict):
-                body = urlencode(data, doseq=True).encode()
-                extra["Content-Type"] = "application/x-www-form-urlencoded"
-            else:
-                body = data.encode() if isinstance(data, str) else bytes(data)
-        # header names are case-insensitive: a later source replaces an earlier one however spelt
-        merged = {"host": ("Host", _host_header(origin)), "user-agent": ("User-Agent", USER_AGENT)}
-        for source in (self.headers, extra, headers):
-            if source:
-                for key, value in source.items():
-                    merged[key.lower()] = (key, value)
-        lines = [f"{method} {target} HTTP/1.1"]
-        lines.extend(f"{key}: {value}" for key, value in merged.values())
-        if self.cookies:
-            lines.append("Cookie: " + "; ".join(f"{k}={v}" for k, v in self.cookies.items()))
-        if body or method in ("POST", "PUT", "PATCH"):
-            lines.append(f"Content-Length: {len(body)}")
-        payload = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
-        if plain and origin == self._ctx.origin and len(self._cache) < 256:
-            self._cache[(method, target)] = payload
-        return payload
+        return build_request(method, origin, target, self._base if self._headers is None else self._headers,
+                             self._cookies, json, data, headers)
 
-    async def _exchange(self, origin: tuple, payload: bytes, head: bool, timeout_s: float) -> tuple:
-        """Send one request on an idle (or new) connection; the response as a RESPONSE tuple."""
-        conn = self._idle_connection(origin) or await self._connect(origin, timeout_s)
-        ctx = self._ctx
-        fut = ctx.loop.create_future()
-        conn.send(payload, fut, head)
-        # the clock runs from the send: connect time is bounded separately by the connect timeout
-        ctx.watch(fut, timeout_s)
+    # -- redirects ----------------------------------------------------------------------------
+    async def _redirected(self, entry: tuple, opts: _Options | None, result: tuple, start_ns: int,
+                          sent_ns: int, timeout_ns: int) -> Response:
+        """A 3xx to follow: one request under the original name, timed to the last response."""
         try:
-            raw = await fut
-        except BaseException:  # failed, timed out or cancelled: the connection's state is unknown
+            result, entry = await self._follow(entry, opts, result, timeout_ns)
+        except RequestFailure as failure:
+            return self._failed(entry, failure, timeout_ns)
+        except asyncio.CancelledError:
+            entry[2].cancelled += 1
+            entry[2].bytes_sent += len(entry[4])
+            raise
+        return self._answered(entry, opts, result, start_ns, sent_ns)
+
+    async def _follow(self, entry: tuple, opts: _Options | None, result: tuple, timeout_ns: int) -> tuple:
+        """Follow redirects from a 3xx response: the last response's result and its entry."""
+        method, target, series, origin, _ = entry
+        json, data, headers = (None, None, None) if opts is None else (opts.json, opts.data, opts.headers)
+        status, raw, body, end_ns = result
+        for _ in range(_MAX_REDIRECTS):
+            locations = header_values(raw, b"location")
+            if status not in _REDIRECTS or not locations:
+                break
+            if may_set_cookie(raw):
+                self._store_cookies(raw)
+            method2 = "GET" if status == 303 or (status in (301, 302) and method == "POST") else method
+            if method2 != method:
+                json = data = None
+            method = method2
+            origin, target = self._resolve(urljoin(target, locations[-1].decode("latin-1")), None)
+            payload = self._build(method, origin, target, json, data, headers)
+            status, raw, body, end_ns = await self._exchange(origin, payload, method == "HEAD", timeout_ns)
+        return (status, raw, body, end_ns), (entry[0], target, series, origin, entry[4])
+
+    async def _exchange(self, origin: tuple, payload: bytes, head: bool, timeout_ns: int) -> tuple:
+        """Send one request of a redirect chain on an idle (or new) connection."""
+        conn = self._idle_connection(origin) or await self._connect(origin, timeout_ns / 1e9)
+        fut = self._ctx.loop.create_future()
+        conn.sent_ns = _perf_ns()
+        conn.timeout_ns = timeout_ns
+        if head:
+            conn.send_head(payload, fut)
+        else:
+            conn._fut = fut
+            conn.transport.write(payload)
+        try:
+            result = await fut
+        except BaseException:
             conn.abort()
             raise
-        finally:
-            ctx.inflight.pop(fut, None)
         if conn.closed:
             conn.abort()
         else:
-            idle = self._idle.get(origin)
-            if idle is None:
-                idle = self._idle[origin] = []
-            idle.append(conn)
-        return raw
+            self._keep(conn)
+        return result
 
+    # -- connections --------------------------------------------------------------------------
     def _idle_connection(self, origin: tuple) -> Connection | None:
-        idle = self._idle.get(origin)
+        conn = self._conn
+        if conn is not None and conn.origin == origin:
+            self._conn = None
+            if not conn.closed:
+                return conn
+            conn.abort()
+        idle = self._pool.get(origin) if self._pool else None
         while idle:
             conn = idle.pop()
             if not conn.closed:
                 return conn
+            conn.abort()
         return None
+
+    def _keep(self, conn: Connection) -> None:
+        if self._conn is None and conn.origin == self._ctx.origin:
+            self._conn = conn
+            return
+        if self._pool is None:
+            self._pool = {}
+        self._pool.setdefault(conn.origin, []).append(conn)
 
     async def _connect(self, origin: tuple, timeout_s: float) -> Connection:
         ctx = self._ctx
         scheme, host, port = origin
         tls = scheme == "https"
-        self._connecting = asyncio.current_task()
         try:
+            # uvloop sets TCP_NODELAY on every TCP transport itself (a test checks it)
             _, conn = await asyncio.wait_for(
-                ctx.loop.create_connection(lambda: Connection(origin), host, port,
+                ctx.loop.create_connection(lambda: Connection(origin, ctx.connections), host, port,
                                            ssl=ctx.ssl_context() if tls else None,
                                            server_hostname=host if tls else None),
                 min(ctx.connect_timeout_s, timeout_s))
-            self._connecting = None
         except asyncio.TimeoutError:
-            self._connecting = None
             raise RequestFailure(CONNECT, f"connect to {host}:{port} timed out") from None
         except ssl.SSLCertVerificationError as exc:
-            self._connecting = None
             why = f"{exc.reason}: {exc.verify_message}" if exc.verify_message else (exc.reason or str(exc))
             raise RequestFailure(CONNECT, f"TLS certificate of {host}:{port} not trusted ({why}); "
                                           "--insecure skips verification") from exc
         except ssl.SSLError as exc:
-            self._connecting = None
             raise RequestFailure(CONNECT, f"TLS handshake with {host}:{port} failed: {exc.reason or exc}") from exc
         except OSError as exc:
-            self._connecting = None
             reason = exc.strerror or str(exc) or type(exc).__name__
             raise RequestFailure(CONNECT, f"cannot connect to {host}:{port}: {reason}") from exc
-        sock = conn.transport.get_extra_info("socket")
-        if sock is not None:
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError:
-                pass
+        ctx.connection_opened()
         return conn
 
-    def _store_cookies(self, raw_cookies: list[bytes]) -> None:
-        for raw in raw_cookies:
+    def _store_cookies(self, raw: bytes) -> None:
+        for value in header_values(raw, b"set-cookie"):
             jar = SimpleCookie()
             try:
-                jar.load(raw.decode("latin-1"))
+                jar.load(value.decode("latin-1"))
             except Exception:  # a malformed cookie is the server's problem, not a crash of ours
                 continue
             for key, morsel in jar.items():
@@ -364,10 +421,13 @@ class HttpClient:
                     self.cookies[key] = morsel.value
 
     async def close(self) -> None:
-        for conns in self._idle.values():
+        if self._conn is not None:
+            self._conn.abort()
+            self._conn = None
+        for conns in (self._pool or {}).values():
             for conn in conns:
                 conn.abort()
-        self._idle.clear()
+        self._pool = None
 
 
 class _CaughtRequest:
@@ -394,10 +454,3 @@ class _CaughtRequest:
 
     async def __aexit__(self, exc_type, exc, tb) -> bool:
         return await self._resp.__aexit__(exc_type, exc, tb)
-
-
-def _header(headers: list, name: bytes) -> str | None:
-    for key, value in headers:
-        if key.lower() == name:
-            return value.decode("latin-1")
-    return None

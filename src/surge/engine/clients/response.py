@@ -11,22 +11,28 @@ from typing import Any
 
 from ...metrics.recorder import Series
 from .errors import CHECK
+from .head import header_lines
 
 _MISSING = object()
 
 
 class Headers:
-    """Case-insensitive, read-only view of response headers (last value wins for ``[]``)."""
+    """Case-insensitive, read-only view of response headers (last value wins for ``[]``).
 
-    __slots__ = ("_raw", "_map")
+    Built from the raw head bytes the first time it is read (see ``head.py``): most responses
+    of a load test are never asked for a header, so none of them pays for parsing them.
+    """
 
-    def __init__(self, raw: list) -> None:
+    __slots__ = ("_raw", "_pairs", "_map")
+
+    def __init__(self, raw: bytes) -> None:
         self._raw = raw
+        self._pairs: list[tuple[str, str]] | None = None
         self._map: dict[str, str] | None = None
 
     def _build(self) -> dict[str, str]:
         if self._map is None:
-            self._map = {n.decode("latin-1").lower(): v.decode("latin-1") for n, v in self._raw}
+            self._map = {name.lower(): value for name, value in self.items()}
         return self._map
 
     def __getitem__(self, name: str) -> str:
@@ -35,48 +41,77 @@ class Headers:
     def get(self, name: str, default: Any = None) -> Any:
         return self._build().get(name.lower(), default)
 
+    def get_all(self, name: str) -> list[str]:
+        """Every value of a header that may repeat (``Set-Cookie``), in order."""
+        wanted = name.lower()
+        return [value for key, value in self.items() if key.lower() == wanted]
+
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._build()
 
-    def items(self):
-        return [(n.decode("latin-1"), v.decode("latin-1")) for n, v in self._raw]
+    def items(self) -> list[tuple[str, str]]:
+        """The headers as sent: original spelling and order, repeats included."""
+        if self._pairs is None:
+            self._pairs = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in header_lines(self._raw)]
+        return list(self._pairs)
+
+    def keys(self):
+        return self._build().keys()
 
     def __iter__(self):
         return iter(self._build())
 
     def __len__(self) -> int:
-        return len(self._raw)
+        return len(self._build())
 
     def __repr__(self) -> str:
         return f"Headers({self.items()!r})"
 
 
 class Response:
-    __slots__ = ("status", "_raw_headers", "_headers", "content", "url", "method", "name", "elapsed_ms",
-                 "error", "_series", "_failed", "_deferred", "_verdict")
+    """What awaiting a request gives. ``status`` is 0 and ``error`` set when no response came.
 
-    def __init__(self, method: str, url: str, name: str, series: Series, status: int = 0,
-                 raw_headers: list | None = None, content: bytes = b"", elapsed_ms: float = 0.0,
-                 error: str | None = None, failed: bool = False, deferred: bool = False) -> None:
-        self.method = method
-        self.url = url
-        self.name = name
+    Created for every request, so ``__init__`` sets only what every response has; the rest
+    (failure state, the headers view) are class-level defaults until a response sets its own.
+    """
+
+    __slots__ = ("status", "content", "elapsed_ms", "_raw", "_request", "__dict__")
+
+    error: str | None = None
+    _failed = False
+    _deferred = False  # catch_response: the verdict is committed on exit
+    _verdict: tuple[str, str] | None = None
+    _headers: Headers | None = None
+
+    def __init__(self, request: tuple, status: int, raw: bytes, content: bytes, elapsed_ms: float) -> None:
+        self._request = request  # (method, url, series, origin, request bytes)
         self.status = status
-        self._raw_headers = raw_headers or []
-        self._headers: Headers | None = None
+        self._raw = raw
         self.content = content
         self.elapsed_ms = elapsed_ms
-        self.error = error
-        self._series = series
-        self._failed = failed
-        self._deferred = deferred  # catch_response: the verdict is committed on exit
-        self._verdict: tuple[str, str] | None = None
+
+    @property
+    def method(self) -> str:
+        return self._request[0]
+
+    @property
+    def url(self) -> str:
+        return self._request[1]
+
+    @property
+    def name(self) -> str:
+        """The endpoint name the request is counted under."""
+        return self._request[2].name
+
+    @property
+    def _series(self) -> Series:
+        return self._request[2]
 
     # -- reading ----------------------------------------------------------------------------
     @property
     def headers(self) -> Headers:
         if self._headers is None:
-            self._headers = Headers(self._raw_headers)
+            self._headers = Headers(self._raw)
         return self._headers
 
     @property

@@ -1,0 +1,200 @@
+"""The hot path without the kernel: surge's closed loop and the bare client against an in-memory peer.
+
+Each connection's transport answers every write with a canned nginx response through
+``loop.call_soon`` (no socket, no syscall), so what is measured is the interpreter and the
+event loop only: CPU µs per request of surge's real ``closed_loop`` -> task -> ``client.get``
+path, beside the callback-only protocol of ``bare_client.py`` and a minimal async client (one
+coroutine and one future per request). Quiet and repeatable to ~5%: use it to see what a change
+to the client or the runtime costs before measuring against nginx with ``throughput.py``.
+
+    .venv/bin/python benchmarks/hotpath.py                     # 5 rounds of 200,000 requests each
+    .venv/bin/python benchmarks/hotpath.py --requests 100000 --rounds 3 --only surge
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import httptools
+import uvloop
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "src"))
+
+from surge.engine.clients.http import ClientContext  # noqa: E402
+from surge.engine.runtime import VirtualUser, WorkerContext, closed_loop, retire  # noqa: E402
+from surge.engine.scenario import load_scenario  # noqa: E402
+from surge.metrics.recorder import Recorder  # noqa: E402
+
+#: what nginx 1.22 answers to ``return 200 "ok"`` (benchmarks/common.py's config)
+NGINX_OK = (b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Tue, 01 Dec 2026 10:00:00 GMT\r\n"
+            b"Content-Type: text/plain\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok")
+_perf_ns = time.perf_counter_ns
+
+
+class EchoTransport(asyncio.Transport):
+    """Answers each write with NGINX_OK on the next loop pass."""
+
+    def __init__(self, loop, protocol) -> None:
+        super().__init__()
+        self._loop, self._protocol, self._closed = loop, protocol, False
+
+    def write(self, data) -> None:
+        if not self._closed:
+            self._loop.call_soon(self._protocol.data_received, NGINX_OK)
+
+    def abort(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._loop.call_soon(self._protocol.connection_lost, None)
+
+    def is_closing(self) -> bool:
+        return self._closed
+
+    def get_extra_info(self, name, default=None):
+        return default
+
+
+class InMemoryLoop(uvloop.Loop):
+    async def create_connection(self, factory, host=None, port=None, **kw):
+        protocol = factory()
+        transport = EchoTransport(self, protocol)
+        protocol.connection_made(transport)
+        return transport, protocol
+
+
+# -- the three clients ---------------------------------------------------------------------------
+class Bare(asyncio.Protocol):
+    def __init__(self, counter: list) -> None:
+        self.counter, self.parser, self.sent_ns = counter, httptools.HttpResponseParser(self), 0
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        self.send()
+
+    def send(self) -> None:
+        self.sent_ns = _perf_ns()
+        self.transport.write(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+
+    def data_received(self, data) -> None:
+        self.parser.feed_data(data)
+
+    def on_message_complete(self) -> None:
+        self.counter.append((_perf_ns() - self.sent_ns) // 1000)
+        if len(self.counter) < self.limit:
+            self.send()
+
+
+async def run_bare(users: int, requests: int) -> int:
+    loop = asyncio.get_running_loop()
+    latencies: list = []
+    for _ in range(users):
+        proto = Bare(latencies)
+        proto.limit = requests
+        await loop.create_connection(lambda p=proto: p)
+    while len(latencies) < requests:
+        await asyncio.sleep(0.001)
+    return len(latencies)
+
+
+class MinimalConn(asyncio.Protocol):
+    def __init__(self) -> None:
+        self.parser, self.fut = httptools.HttpResponseParser(self), None
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def data_received(self, data) -> None:
+        self.parser.feed_data(data)
+
+    def on_message_complete(self) -> None:
+        fut, self.fut = self.fut, None
+        fut.set_result(_perf_ns())
+
+
+async def run_minimal(users: int, requests: int) -> int:
+    """One coroutine and one future per request: the floor of an awaitable client API."""
+    loop = asyncio.get_running_loop()
+    latencies: list = []
+    request = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+    async def get(conn):
+        conn.fut = fut = loop.create_future()
+        sent = _perf_ns()
+        conn.transport.write(request)
+        latencies.append((await fut - sent) // 1000)
+
+    async def user():
+        _, conn = await loop.create_connection(MinimalConn)
+        while len(latencies) < requests:
+            await get(conn)
+
+    await asyncio.gather(*(user() for _ in range(users)))
+    return len(latencies)
+
+
+async def run_surge(users: int, requests: int) -> int:
+    recorder = Recorder()
+    scenario = load_scenario(HERE / "scenarios" / "hello.py")
+    clients = ClientContext("http://127.0.0.1:8080", recorder, timeout_s=30.0)
+    ctx = WorkerContext(SimpleNamespace(), 0, 1, scenario, recorder, clients, None, time.perf_counter(),
+                        asyncio.Event())
+    series = recorder.series("GET", "/")
+    vus = []
+    for i in range(users):
+        vu = VirtualUser(ctx, scenario.user_classes[0], i)
+        vu.task = asyncio.ensure_future(closed_loop(vu, ctx))
+        vus.append(vu)
+    while series.requests < requests:
+        await asyncio.sleep(0.001)
+    for vu in vus:
+        retire(vu)
+    await asyncio.gather(*(vu.task for vu in vus))
+    clients.close()
+    return series.requests
+
+
+RUNNERS = {"bare": run_bare, "minimal": run_minimal, "surge": run_surge}
+
+
+def measure(name: str, users: int, requests: int) -> float:
+    loop = InMemoryLoop()
+    try:
+        cpu = time.process_time()
+        done = loop.run_until_complete(RUNNERS[name](users, requests))
+        return (time.process_time() - cpu) * 1e6 / done
+    finally:
+        loop.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--requests", type=int, default=200_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--only", default="bare,minimal,surge")
+    args = parser.parse_args()
+    names = args.only.split(",")
+    results: dict[str, list[float]] = {n: [] for n in names}
+    for _ in range(args.rounds):  # interleaved, as throughput.py does
+        for name in names:
+            results[name].append(measure(name, args.users, args.requests))
+    for name in names:
+        values = results[name]
+        print(f"{name:8} {statistics.median(values):6.2f} µs/request  "
+              f"({min(values):.2f}-{max(values):.2f}, {args.rounds} x {args.requests:,})")
+    if "bare" in results and "surge" in results:
+        print(f"surge / bare = {statistics.median(results['surge']) / statistics.median(results['bare']):.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
