@@ -93,8 +93,8 @@ class ClosedExecutor:
             self._end = workload.duration_s
         classes = ctx.scenario.user_classes
         self._cycle = [classes[i] for i in weighted_cycle([c.weight for c in classes])]
-        self._vus: list[VirtualUser] = []
-        self._tasks: set[asyncio.Task] = set()
+        self._vus: list[VirtualUser] = []  # the users the level asks for, oldest first
+        self._retired: list[VirtualUser] = []  # asked to stop, maybe still in their last iteration
         self.level = 0.0
 
     async def run(self) -> None:
@@ -116,18 +116,20 @@ class ClosedExecutor:
             index = ctx.worker_id + len(self._vus) * ctx.workers
             vu = VirtualUser(ctx, self._cycle[index % len(self._cycle)], index)
             vu.task = asyncio.ensure_future(closed_loop(vu, ctx))
-            self._tasks.add(vu.task)
-            vu.task.add_done_callback(self._tasks.discard)
             self._vus.append(vu)
         while len(self._vus) > want:
-            retire(self._vus.pop())
+            vu = self._vus.pop()
+            retire(vu)
+            self._retired.append(vu)
 
     async def drain(self, graceful_s: float) -> None:
         vus, self._vus = self._vus, []
-        await drain_tasks(vus, set(self._tasks), graceful_s)
+        await drain_tasks(vus, [vu.task for vu in (*vus, *self._retired) if vu.task is not None], graceful_s)
 
     def users(self) -> int:
-        return sum(1 for t in self._tasks if not t.done())
+        """Users alive now (retired ones still finishing count until they end)."""
+        self._retired = [vu for vu in self._retired if not vu.task.done()]
+        return sum(1 for vu in self._vus if not vu.task.done()) + len(self._retired)
 
     def dropped(self) -> int:
         return 0

@@ -47,7 +47,6 @@ class OpenExecutor:
         #: idle users of each class, each waiting on its future for the next iteration
         self._idle: list[list[tuple[VirtualUser, asyncio.Future]]] = [[] for _ in classes]
         self._vus: list[VirtualUser] = []
-        self._tasks: set[asyncio.Task] = set()
         self._dropped = 0
         self._iterations = 0
         # perf_counter_ns at the plan's time 0, to turn due times into intended send times
@@ -117,8 +116,6 @@ class OpenExecutor:
             self._vus.append(vu)
             vu.state = VUState.RUNNING
             vu.task = asyncio.ensure_future(self._serve(vu, cls_index, intended_ns))
-            self._tasks.add(vu.task)
-            vu.task.add_done_callback(self._tasks.discard)
         else:
             self._dropped += 1
 
@@ -168,7 +165,7 @@ class OpenExecutor:
                 if not inbox.done():
                     inbox.set_result(None)
             idle.clear()
-        await drain_tasks([], set(self._tasks), graceful_s)
+        await drain_tasks([], [vu.task for vu in self._vus], graceful_s)
 
     def users(self) -> int:
         return len(self._vus)
