@@ -162,7 +162,27 @@ async def run_surge(users: int, requests: int) -> int:
     return series.requests
 
 
-RUNNERS = {"bare": run_bare, "minimal": run_minimal, "surge": run_surge}
+async def run_surge_open(users: int, requests: int) -> int:
+    """surge's open executor at an arrival rate the in-memory loop keeps up with (the arrivals of
+    ``requests`` spread over 2 s), to see what the open path adds per iteration."""
+    from surge.engine.executors.open import OpenExecutor
+    from surge.model.plan import OpenWorkload, Stage, TestPlan
+
+    rate = requests / 2.0
+    recorder = Recorder()
+    scenario = load_scenario(HERE / "scenarios" / "hello.py")
+    plan = TestPlan(str(HERE / "scenarios" / "hello.py"), "http://127.0.0.1:8080",
+                    OpenWorkload((Stage(0, rate), Stage(2.0, rate)), max_users=1000))
+    clients = ClientContext("http://127.0.0.1:8080", recorder, timeout_s=30.0, open_workload=True)
+    ctx = WorkerContext(plan, 0, 1, scenario, recorder, clients, None, time.perf_counter(), asyncio.Event())
+    executor = OpenExecutor(ctx)
+    await executor.run()
+    await executor.drain(5.0)
+    clients.close()
+    return recorder.series("GET", "/").requests
+
+
+RUNNERS = {"bare": run_bare, "minimal": run_minimal, "surge": run_surge, "surge-open": run_surge_open}
 
 
 def measure(name: str, users: int, requests: int) -> float:

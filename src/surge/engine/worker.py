@@ -200,5 +200,5 @@ def _gc_for_load(begin: bool) -> None:
     elif len(_gc_saved) > 1:
         _gc_saved.pop()
         if len(_gc_saved) == 1:
-            gc.set_threshold(*_gc_saved.pop())
+            gc.set_threshold(GC_THRESHOLD_0, 20, 20)
             gc.unfreeze()

@@ -24,13 +24,15 @@ import resource
 import time
 
 from ...model.schedule import owned_arrivals, owned_count, weighted_cycle
-from ..runtime import VirtualUser, VUState, WorkerContext
+from ..runtime import VirtualUser, VUState, WorkerContext, _check_unawaited, _describe
+from ..user import StopUser
 from .base import drain_tasks
 
 _perf = time.perf_counter
 _perf_ns = time.perf_counter_ns
 _LATE_BATCH_S = 0.0005  # arrivals due within this much are started without sleeping
 YIELD_EVERY = 32  # arrivals started back to back before the loop gets a turn
+NEW_USERS_PER_TURN = 8  # users created back to back before the loop gets a turn
 _SLEEP_SLICE_S = 0.05  # long waits are sliced so a stop is seen within this
 _FD_RESERVE = 256
 
@@ -51,6 +53,11 @@ class OpenExecutor:
         self._iterations = 0
         # perf_counter_ns at the plan's time 0, to turn due times into intended send times
         self._t0_ns = _perf_ns() - int((_perf() - ctx.t0) * 1e9)
+        self._t0_s = ctx.t0
+        self._end_s = sum(stage.duration_s for stage in self._stages)
+        self._arrivals = owned_arrivals(self._stages, ctx.worker_id, ctx.workers)
+        self._next: tuple[int, float] | None = next(self._arrivals, None)  # the next arrival not yet started
+        self._created = 0  # users created since the loop last had a turn
 
     def _user_cap(self, share: int) -> int:
         """This worker's share of max_users, within what its open-file limit allows."""
@@ -64,32 +71,62 @@ class OpenExecutor:
         return share
 
     async def run(self) -> None:
-        ctx = self.ctx
-        stop = ctx.stop
-        t0, t0_ns = ctx.t0, self._t0_ns
-        end_s = sum(stage.duration_s for stage in self._stages)
-        arrivals = owned_arrivals(self._stages, ctx.worker_id, ctx.workers)
+        """Start each arrival when it is due, until the plan ends or the run is stopped.
+
+        Arrivals are taken from one schedule, in order, by whoever comes first: this loop (it
+        sleeps until the next is due, then hands it to an idle user or creates one), or a user
+        that finishes an iteration when the next arrival of its class is already due: it goes
+        on without parking and without a wake-up (at 30,000 arrivals/s most iterations start so).
+        """
+        stop, cycle, idle_of, perf = self.ctx.stop, self._cycle, self._idle, _perf
         burst = 0
-        for k, due in arrivals:
-            elapsed = _perf() - t0
-            delay = due - elapsed
-            if delay > _LATE_BATCH_S:
-                burst = 0
-                if await self._sleep(delay):
+        while not stop.is_set():
+            nxt = self._next
+            if nxt is None:
+                return
+            k, due = nxt
+            elapsed = perf() - self._t0_s
+            if due - elapsed > _LATE_BATCH_S:
+                burst = self._created = 0
+                if await self._sleep(due - elapsed):
                     return
-            else:
-                if elapsed >= end_s:  # the plan is over and this worker is still behind:
-                    self._dropped += 1 + sum(1 for _ in arrivals)  # what it never started is dropped
-                    return
-                burst += 1
-                if burst >= YIELD_EVERY:  # behind schedule: let responses in before starting more
-                    burst = 0
-                    await asyncio.sleep(0)
-                if stop.is_set():
-                    return
-            now_ns = _perf_ns()
-            due_ns = t0_ns + int(due * 1e9)
-            self._arrive(k, due_ns if due_ns < now_ns else now_ns)
+                continue
+            if elapsed >= self._end_s:  # the plan is over and this worker is still behind:
+                self._dropped += 1 + sum(1 for _ in self._arrivals)  # what it never started is dropped
+                self._next = None
+                return
+            cls_index = cycle[k % len(cycle)]
+            idle = idle_of[cls_index]
+            burst += 1
+            if burst >= YIELD_EVERY or not (idle or self._created < NEW_USERS_PER_TURN
+                                            or len(self._vus) >= self._cap):
+                # behind schedule, or a user would have to be created beyond this turn's share (see
+                # NEW_USERS_PER_TURN): let responses in first; the arrival keeps its due time
+                burst = self._created = 0
+                await asyncio.sleep(0)
+                continue
+            self._next = next(self._arrivals, None)
+            self._arrive(cls_index, idle, self._intended_ns(due))
+
+    def _intended_ns(self, due: float) -> int:
+        """The arrival's due time, or now if it is started early (never time a request from after it began)."""
+        now_ns = _perf_ns()
+        due_ns = self._t0_ns + int(due * 1e9)
+        return due_ns if due_ns < now_ns else now_ns
+
+    def _take_due(self, cls_index: int) -> int | None:
+        """For a user that just finished an iteration: the next arrival, if it is due now and of
+        its class (its intended time), else None and the user parks."""
+        nxt = self._next
+        if nxt is None:
+            return None
+        k, due = nxt
+        elapsed = _perf() - self._t0_s
+        if due - elapsed > _LATE_BATCH_S or elapsed >= self._end_s or self._cycle[k % len(self._cycle)] != cls_index \
+                or self.ctx.stop.is_set():
+            return None
+        self._next = next(self._arrivals, None)
+        return self._intended_ns(due)
 
     async def _sleep(self, seconds: float) -> bool:
         """Sleep (in slices, to notice a stop); True when the run was stopped."""
@@ -102,9 +139,15 @@ class OpenExecutor:
             await asyncio.sleep(min(left, _SLEEP_SLICE_S))
         return True
 
-    def _arrive(self, k: int, intended_ns: int) -> None:
-        cls_index = self._cycle[k % len(self._cycle)]
-        idle = self._idle[cls_index]
+    def _arrive(self, cls_index: int, idle: list, intended_ns: int) -> None:
+        """Hand the arrival to an idle user of its class, or create one (up to the cap), or drop it.
+
+        Users are created at most :data:`NEW_USERS_PER_TURN` between the loop's turns (``run``
+        waits otherwise): creating a user and its connection costs more than the gap between
+        arrivals at high rates, and creating one for every arrival that found none idle
+        snowballed at the start of a 30,000/s run into ~900 users and a 140 ms stall, measured
+        as latency.
+        """
         while idle:
             vu, inbox = idle.pop()
             if not inbox.done():  # (a user cancelled while idle leaves a done future behind)
@@ -112,6 +155,7 @@ class OpenExecutor:
                 inbox.set_result(intended_ns)  # hand the iteration to the waiting user
                 return
         if len(self._vus) < self._cap:
+            self._created += 1
             vu = VirtualUser(self.ctx, self._classes[cls_index], self.ctx.worker_id + len(self._vus) * self.ctx.workers)
             self._vus.append(vu)
             vu.state = VUState.RUNNING
@@ -120,25 +164,46 @@ class OpenExecutor:
             self._dropped += 1
 
     async def _serve(self, vu: VirtualUser, cls_index: int, intended_ns: int | None) -> None:
-        """One virtual user's life: on_start, then one iteration per arrival handed to it.
+        """One virtual user's life: on_start, then one iteration per arrival it is handed or takes.
 
         A long-lived coroutine per user that waits on a future between iterations costs a
-        fraction of a new task per iteration (the hot path at thousands of arrivals per second).
+        fraction of a new task per iteration. The iteration is :meth:`VirtualUser.iterate`
+        written out, as ``closed_loop`` does (a coroutine level less per request).
         """
         recorder = self.ctx.recorder
         loop = asyncio.get_running_loop()
         idle = self._idle[cls_index]
+        client = vu.client
+        single = vu.spec.tasks[0] if len(vu.spec.tasks) == 1 else None
         inbox: asyncio.Future | None = None
+        straight = 0  # iterations taken one after the other without parking
         try:
             if not await vu.start(recorder):
                 return  # StopUser (or an error) in on_start: this user serves no iterations
             while intended_ns is not None and not vu.stopping:
-                vu.client.intended_ns = intended_ns
+                client.intended_ns = intended_ns
                 self._iterations += 1
-                keep = await vu.iterate(recorder)
-                vu.client.intended_ns = 0
-                if not keep or vu.stopping:
+                spec = single or vu.pick()
+                try:
+                    await spec.fn(vu.user)
+                except StopUser:
                     break
+                except asyncio.CancelledError:
+                    raise
+                except (Exception, SystemExit) as exc:  # the task's own code raised: a failure under its name
+                    recorder.task_error(vu._label(spec.name), _describe(exc))
+                client.intended_ns = 0
+                if client.created != client.started:
+                    _check_unawaited(client, vu._label(spec.name), recorder)
+                if vu.stopping:
+                    break
+                intended_ns = self._take_due(cls_index)
+                if intended_ns is not None:
+                    straight += 1
+                    if straight % YIELD_EVERY == 0:
+                        await asyncio.sleep(0)  # a task that never awaits must not starve the loop
+                    continue
+                straight = 0
                 inbox = loop.create_future()
                 vu.state = VUState.IDLE
                 idle.append((vu, inbox))
