@@ -51,7 +51,7 @@ from common import (
     usable_cores,
 )
 
-TOOLS = ("bare", "minimal", "surge", "surge-open", "wrk", "locust")
+TOOLS = ("bare", "minimal", "surge", "surge-paced", "surge-open", "wrk", "locust")
 DEFAULT_TOOLS = ("bare", "surge", "surge-open", "wrk")  # locust too when it is importable
 GOAL_CLOSED_VS_BARE = 1.25
 GOAL_OPEN_VS_CLOSED = 1.2
@@ -142,13 +142,13 @@ class Run:
                       failures, self.timed_out)
 
 
-def run_tool(argv: list[str], setup: Setup) -> Run:
+def run_tool(argv: list[str], setup: Setup, env: dict[str, str] | None = None) -> Run:
     """Run one pinned tool to completion, measuring its CPU, the target's and the tool core's."""
     cpu_before, target_before = children_cpu_s(), setup.target.cpu_s()
     core_before, target_core_before = core_busy_s(setup.core), core_busy_s(setup.target_core)
     started = time.monotonic()
-    process = subprocess.Popen(pinned(setup.core, argv), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    process = subprocess.Popen(pinned(setup.core, argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               stdin=subprocess.DEVNULL, env={**os.environ, **env} if env else None)
     timed_out = False
     try:
         try:
@@ -190,14 +190,15 @@ def bench_bare(setup: Setup, tool: str = "bare") -> Result:
     return run.result(tool, int(out["requests"]), float(out["duration_s"]), note)
 
 
-def surge_summary(setup: Setup, workload: list[str]) -> tuple[Run, dict]:
+def surge_summary(setup: Setup, workload: list[str], scenario: str = "hello.py",
+                  env: dict[str, str] | None = None) -> tuple[Run, dict]:
     if not setup.surge:
         raise Skip("no `surge` executable (pass --surge PATH)")
     out = setup.work / f"surge-{time.monotonic_ns()}"
-    argv = [setup.surge, "run", str(HERE / "scenarios" / "hello.py"), "--host", setup.target.url,
+    argv = [setup.surge, "run", str(HERE / "scenarios" / scenario), "--host", setup.target.url,
             *workload, "--duration", f"{setup.duration_s:g}s", "--processes", "1", "--out", str(out),
             "--live", "off"]
-    run = run_tool(argv, setup)
+    run = run_tool(argv, setup, env)
     done = run.done
     summary_path = out / "summary.json"
     if not summary_path.exists():
@@ -222,6 +223,15 @@ def bench_surge(setup: Setup) -> Result:
     """Closed workload: 50 users, no think time."""
     run, summary = surge_summary(setup, ["--users", str(setup.connections), "--spawn-rate", "1000"])
     return run.result("surge", int(summary["total"]["requests"]), float(summary["duration_s"]),
+                      surge_note(summary), failures=int(summary["total"].get("failures") or 0))
+
+
+def bench_surge_paced(setup: Setup) -> Result:
+    """Closed workload paced to --open-rate: 50 users, each starting an iteration every 50/rate s."""
+    pacing_s = setup.connections / setup.open_rate
+    run, summary = surge_summary(setup, ["--users", str(setup.connections), "--spawn-rate", "1000"],
+                                 scenario="paced.py", env={"BENCH_PACING_S": f"{pacing_s:.9f}"})
+    return run.result("surge-paced", int(summary["total"]["requests"]), float(summary["duration_s"]),
                       surge_note(summary), failures=int(summary["total"].get("failures") or 0))
 
 
@@ -278,7 +288,7 @@ def bench_wrk(setup: Setup) -> Result:
 
 
 BENCHES = {"bare": bench_bare, "minimal": lambda setup: bench_bare(setup, "minimal"),
-           "surge": bench_surge, "surge-open": bench_surge_open,
+           "surge": bench_surge, "surge-paced": bench_surge_paced, "surge-open": bench_surge_open,
            "wrk": bench_wrk, "locust": bench_locust}
 
 
@@ -403,6 +413,11 @@ def goal_lines(medians: list[Medians], skipped: dict[str, str]) -> list[str]:
                      f"(goal <= {GOAL_OPEN_VS_CLOSED:g}), dropped {dropped:.2f}% "
                      f"(goal < {GOAL_DROPPED_PERCENT:g}%)" + "".join(f", {t}" for t in trouble)
                      + f": {verdict[ok]}")
+    paced = by_tool.get("surge-paced")
+    if open_ and paced:
+        ratio = open_.cpu_us_per_request / paced.cpu_us_per_request
+        lines.append(f"surge open / surge paced   = {ratio:.2f} CPU per request (closed, paced to the same "
+                     "rate: what the open executor itself adds)")
     for tool, label in (("surge", "surge closed / bare"), ("surge-open", "surge open / surge closed")):
         if tool in skipped and tool not in by_tool:
             reason = skipped[tool].splitlines()[0]
