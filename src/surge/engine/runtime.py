@@ -79,8 +79,8 @@ class VirtualUser:
     async def iterate(self, recorder: Recorder) -> bool:
         """Run one weighted task pick. False when the task raised StopUser.
 
-        ``closed_loop`` runs the same steps inline (one coroutine level less per iteration):
-        a change here belongs there too."""
+        ``closed_loop`` and ``OpenExecutor._serve`` run the same steps inline (one coroutine
+        level less per iteration): a change here belongs there too."""
         spec = self.pick()
         client = self.client
         try:

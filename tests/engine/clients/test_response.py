@@ -102,7 +102,7 @@ def test_catch_response_success_accepts_an_error_status(target):
 def test_catch_response_commits_the_status_failure_at_exit_when_not_accepted(target):
     async def body(client, recorder):
         series = recorder.series("GET", "/status/503")
-        async with client.get("/status/503", catch_response=True) as resp:
+        async with client.get("/status/503", catch_response=True):
             inside = series.failures
         return inside, series
 
