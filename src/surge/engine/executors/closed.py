@@ -123,8 +123,10 @@ class ClosedExecutor:
             self._retired.append(vu)
 
     async def drain(self, graceful_s: float) -> None:
-        vus, self._vus = self._vus, []
-        await drain_tasks(vus, [vu.task for vu in (*vus, *self._retired) if vu.task is not None], graceful_s)
+        """Retire every user; a second call (a hard stop after a graceful one) still finds them all."""
+        self._retired += self._vus
+        self._vus = []
+        await drain_tasks(self._retired, [vu.task for vu in self._retired if vu.task is not None], graceful_s)
 
     def users(self) -> int:
         """Users alive now (retired ones still finishing count until they end)."""

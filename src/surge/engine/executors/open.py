@@ -167,8 +167,8 @@ class OpenExecutor:
         """One virtual user's life: on_start, then one iteration per arrival it is handed or takes.
 
         A long-lived coroutine per user that waits on a future between iterations costs a
-        fraction of a new task per iteration. The iteration is :meth:`VirtualUser.iterate`
-        written out, as ``closed_loop`` does (a coroutine level less per request).
+        fraction of a new task per iteration. The iteration is written out as ``closed_loop``
+        writes it (a coroutine level less per request): a change to one belongs in the other.
         """
         recorder = self.ctx.recorder
         loop = asyncio.get_running_loop()
