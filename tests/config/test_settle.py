@@ -343,4 +343,25 @@ def test_the_default_open_user_cap_stays_within_the_open_file_limit(tmp_path, mo
     w = plan(tmp_path, {"rate": 30_000, "processes": 2}).workload
     assert w.max_users == 2 * (20_000 - _workload.FD_RESERVE)  # not 300,000
     assert plan(tmp_path, {"rate": 200, "processes": 2}).workload.max_users == 2000  # 10 x rate below it
-    assert plan(tmp_path, {"rate": 30_000, "max_users": 50_000}).workload.max_users == 50_000  # as asked
+    assert plan(tmp_path, {"rate": 30_000, "max_users": 30_000, "processes": 2}).workload.max_users == 30_000
+    with pytest.raises(ConfigError, match=r"--max-users needs 50,000 virtual users; 2 worker process\(es\) hold at most 39,488"):
+        plan(tmp_path, {"rate": 30_000, "max_users": 50_000, "processes": 2})
+
+
+def test_plans_the_generator_cannot_honour_are_refused(tmp_path, monkeypatch):
+    from surge.config import _workload
+
+    monkeypatch.setattr(_workload, "open_files_per_process", lambda: 20_000)
+    with pytest.raises(ConfigError, match=r"--users needs 2,000,000 virtual users; 2 worker process\(es\) hold at most 39,488"):
+        plan(tmp_path, {"users": 2_000_000, "processes": 2})
+    with pytest.raises(ConfigError, match=r"--rate asks for 1,000,000,000,000 iterations/s; 2 worker process\(es\) start at most 2,000,000/s"):
+        plan(tmp_path, {"rate": "1e12", "processes": 2})
+    assert plan(tmp_path, {"users": 39_488, "processes": 2}).workload.peak == 39_488
+    monkeypatch.setattr(_workload, "_available_memory", lambda: 100 * _workload.USER_BYTES)
+    with pytest.raises(ConfigError, match="free memory holds about 100"):  # when descriptors would allow it
+        plan(tmp_path, {"users": 101, "processes": 2})
+    with pytest.raises(ConfigError, match="shorter than 100ms"):
+        plan(tmp_path, {"interval": "1ms"})
+    assert plan(tmp_path, {"interval": "100ms"}).interval_s == 0.1
+    with pytest.raises(ConfigError, match="more worker processes than this machine runs well"):
+        plan(tmp_path, {"processes": 100_000})

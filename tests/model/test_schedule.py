@@ -19,6 +19,7 @@ from surge.model.schedule import (
     owned_indices,
     scale_stages,
     stage_index_at,
+    total_arrivals,
     weighted_cycle,
 )
 
@@ -346,3 +347,13 @@ def test_ten_minute_closed_plan_sampled_every_50ms():
     assert retired == sorted(retired, reverse=True) == list(range(99, -1, -1))
     # user-seconds: 100 * 120 / 2 + 100 * 360 + 100 * 120 / 2, less the floor() of the ramps
     assert 48_000 - 150 <= user_seconds <= 48_000
+
+
+@pytest.mark.parametrize("stages", [
+    (Stage(0.0, 100.0), Stage(3.0, 100.0)),
+    (Stage(2.5, 37.0), Stage(1.3, 5.0), Stage(0.0, 80.0), Stage(0.7, 80.0)),
+    (Stage(1.0, 0.5),),
+])
+def test_total_arrivals_counts_what_owned_arrivals_walks(stages):
+    walked = sum(sum(1 for _ in owned_arrivals(stages, w, 3)) for w in range(3))
+    assert total_arrivals(stages) == walked

@@ -127,6 +127,55 @@ def default_max_users(peak_rate: float, processes: int) -> int:
     return min(max(100, math.ceil(10 * peak_rate)), budget)
 
 
+#: iterations/s one worker process may be asked to start: ~20 times what a core sends; more is a typo
+MAX_RATE_PER_PROCESS = 1_000_000
+#: memory a virtual user may take with its connection (Python objects ~4 kB, socket buffers)
+USER_BYTES = 16 * 1024
+
+
+def check_capacity(workload: Workload, processes: int, raws: Mapping[str, Raw]) -> None:
+    """Refuse a plan the generator cannot honour, before anything starts: more users than the
+    workers have descriptors or memory for, an arrival rate no machine starts. (``--users
+    2000000`` once ran 13 s of connect errors; ``--rate 1e12`` never ended.)"""
+    budget = max(processes, 1) * max(open_files_per_process() - FD_RESERVE, 1)
+    memory = _available_memory() // USER_BYTES
+    peak = max((s.target for s in workload.stages), default=0.0)
+    if workload.kind == "open":
+        if peak > MAX_RATE_PER_PROCESS * processes:
+            raise ConfigError(
+                f"{_label(raws, 'rate', 'stages')} asks for {peak:,.0f} iterations/s; {processes} worker process(es) "
+                f"start at most {MAX_RATE_PER_PROCESS * processes:,}/s",
+                "lower the rate or add --processes; one core sends about 50,000 requests/s")
+        users, what = workload.max_users, _label(raws, "max_users", "rate", "stages")
+    else:
+        users, what = int(peak), _label(raws, "users", "profile", "stages")
+    if users > budget:
+        raise ConfigError(
+            f"{what} needs {users:,} virtual users; {processes} worker process(es) hold at most {budget:,} "
+            f"(each user holds a socket, and the open-file limit is {open_files_per_process():,} per process)",
+            "lower it, raise the limit (ulimit -n), or add --processes")
+    if users > memory:
+        raise ConfigError(
+            f"{what} needs {users:,} virtual users; this machine's free memory holds about {memory:,}",
+            "lower it, or spread the load over machines")
+
+
+def _label(raws: Mapping[str, Raw], *keys: str) -> str:
+    for key in keys:
+        if key in raws:
+            return raws[key].label
+    return "the plan"
+
+
+def _available_memory() -> int:
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except Exception:  # pragma: no cover - no psutil, or no /proc: do not refuse on a guess
+        return 1 << 62
+
+
 def parse_stages(raw: Raw) -> tuple[tuple[Stage, ...], bool]:
     """``[[stages]]`` tables: ``duration`` plus ``target`` (or ``users``) for closed, ``rate`` for open.
 

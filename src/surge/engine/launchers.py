@@ -16,6 +16,8 @@ import os
 import pickle
 import signal
 import socket
+import threading
+import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -97,12 +99,41 @@ class InProcessLauncher:
 
 
 # -- child processes --------------------------------------------------------------------------
-def _child_main(plan: TestPlan, worker_id: int, workers: int, data: Any, sock: socket.socket) -> None:
+def _die_with(parent_pid: int) -> None:
+    """End this process when the coordinator is gone, even if its event loop is stuck (a task in
+    a CPU loop, a million users being made): the kernel's parent-death signal on Linux, a
+    watchdog thread elsewhere. (Workers once ran on at 70-90% CPU after a kill -9 of the
+    coordinator: the socket's EOF is only seen by a loop that gets a turn.)"""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        armed = libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        armed = False
+    if os.getppid() != parent_pid:  # it died before the signal was armed
+        os._exit(1)
+    if not armed:  # pragma: no cover - not Linux
+        def watch() -> None:
+            while os.getppid() == parent_pid:
+                time.sleep(0.5)
+            os._exit(1)
+
+        threading.Thread(target=watch, name="surge-parent-watch", daemon=True).start()
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _child_main(plan: TestPlan, worker_id: int, workers: int, data: Any, sock: socket.socket,
+                parent_pid: int = 0) -> None:
     """Entry point of a worker process. Ctrl-C and SIGTERM are the coordinator's business, not ours:
     sent to the whole process group (a terminal, ``timeout``, a CI runner), they must not kill the
     worker and its unsent interval, so the worker leaves the group. The coordinator stops it over
     the socket (if the coordinator dies, the socket's EOF does); a signal sent to the worker's own
     pid (``Process.terminate()``) still ends it."""
+    if parent_pid:
+        _die_with(parent_pid)
     if hasattr(os, "setpgrp"):
         os.setpgrp()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -183,7 +214,7 @@ class ProcessLauncher:
         ready = [loop.create_future() for _ in range(n)]
         for i in range(n):
             ours, theirs = socket.socketpair()
-            proc = ctx.Process(target=_child_main, args=(plan, i, n, data, theirs), name=f"surge-worker-{i}",
+            proc = ctx.Process(target=_child_main, args=(plan, i, n, data, theirs, os.getpid()), name=f"surge-worker-{i}",
                                daemon=True)
             proc.start()
             theirs.close()

@@ -111,6 +111,19 @@ def owned_arrivals(stages: Sequence[Stage], worker: int, workers: int) -> Iterat
         start_rate, start_t = r1, start_t + d
 
 
+def total_arrivals(stages: Sequence[Stage]) -> int:
+    """How many iterations the whole plan schedules (all workers): those ``k`` below the area
+    under the rate curve, as :func:`owned_arrivals` counts them (to the float, at an exact
+    integer area the last one is not scheduled)."""
+    area = 0.0
+    start_rate = 0.0
+    for stage in stages:
+        if stage.duration_s > 0:
+            area += (start_rate + stage.target) / 2.0 * stage.duration_s
+        start_rate = stage.target
+    return max(0, math.ceil(area))
+
+
 def weighted_cycle(weights: Sequence[float]) -> list[int]:
     """A deterministic interleaving of class indices in proportion to ``weights``.
 

@@ -13,6 +13,9 @@ from ..scenario import Scenario
 from .base import drain_tasks, sleep_or_stop
 
 TICK_S = 0.05
+#: users created before the loop gets a turn: a level of 40,000 created at once held the loop
+#: (and the stop message) for seconds
+NEW_USERS_PER_TURN = 500
 #: how far ahead a shape's end is looked for; a shape still ticking then is taken as unbounded
 SHAPE_HORIZON_S = 24 * 3600.0
 
@@ -107,12 +110,14 @@ class ClosedExecutor:
             self.level = level
             # user j runs once the level exceeds j, so the first user starts at once (a spawn rate
             # of 2/s starts users at 0 s and 0.5 s), and a short ramp still runs its users
-            self._adjust(owned_count(int(math.ceil(level - 1e-9)), ctx.worker_id, ctx.workers))
-            await sleep_or_stop(ctx, TICK_S)
+            behind = self._adjust(owned_count(int(math.ceil(level - 1e-9)), ctx.worker_id, ctx.workers))
+            await sleep_or_stop(ctx, 0 if behind else TICK_S)
 
-    def _adjust(self, want: int) -> None:
+    def _adjust(self, want: int) -> bool:
+        """Move toward ``want`` users, creating at most NEW_USERS_PER_TURN; True while short of it."""
         ctx = self.ctx
-        while len(self._vus) < want:
+        create = min(want, len(self._vus) + NEW_USERS_PER_TURN)
+        while len(self._vus) < create:
             index = ctx.worker_id + len(self._vus) * ctx.workers
             vu = VirtualUser(ctx, self._cycle[index % len(self._cycle)], index)
             vu.task = asyncio.ensure_future(closed_loop(vu, ctx))
@@ -121,6 +126,7 @@ class ClosedExecutor:
             vu = self._vus.pop()
             retire(vu)
             self._retired.append(vu)
+        return len(self._vus) < want
 
     async def drain(self, graceful_s: float) -> None:
         """Retire every user; a second call (a hard stop after a graceful one) still finds them all."""
