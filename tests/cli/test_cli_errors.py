@@ -136,6 +136,20 @@ def test_an_unreachable_target_at_the_health_preflight_cannot_proceed(tmp_path, 
     assert not (tmp_path / "out").exists()  # no load ran: no half-empty results folder left behind
 
 
+@pytest.mark.parametrize("earlier_run", [False, True])
+def test_a_failed_preflight_removes_the_default_results_parent_only_if_it_made_it(tmp_path, scenario, earlier_run):
+    """Regression: the run folder was removed but the ``results/`` made for it stayed behind."""
+    if earlier_run:
+        (tmp_path / "results" / "earlier-run").mkdir(parents=True)
+    proc = surge("run", scenario, "--host", refused_host(), "--health", "/health", "--health-timeout", "1s",
+                 "--duration", "2s", "--live", "off", cwd=tmp_path)
+    assert_one_line_error(proc, 3, "not healthy")
+    if earlier_run:
+        assert [p.name for p in (tmp_path / "results").iterdir()] == ["earlier-run"]
+    else:
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["scenario.py"]
+
+
 def test_an_unwritable_results_folder_is_a_usage_error(tmp_path, scenario):
     """Regression: an --out that cannot be created raised a traceback and exited 1, the code
     that means "thresholds failed"."""

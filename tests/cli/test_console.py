@@ -133,6 +133,14 @@ def test_off_mode_prints_no_progress_but_keeps_warnings():
     assert buf.getvalue().strip() == "⚠ worker 2 lost"
 
 
+def test_a_long_notice_stays_on_one_line():
+    con, buf = console()
+    view = ConsoleView("lines", con)
+    message = "results not written in full to /a/long/path: " + ", ".join(["summary.json"] * 20)
+    view.handle(Notice(message, level="error"))
+    assert buf.getvalue() == f"⚠ {message}\n"  # wider than the console, not wrapped
+
+
 # -- rich mode --------------------------------------------------------------------------------
 
 

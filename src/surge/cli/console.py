@@ -140,7 +140,8 @@ class ConsoleView:
     @handle.register
     def _on_notice(self, event: Notice) -> None:
         prefix = "⚠ " if event.level in ("warning", "error") else ""
-        self._print(Text(prefix + event.message, style=_NOTICE_STYLES.get(event.level, "")))
+        # one line however long (a path, a list of files), so a CI log can be grepped for it
+        self._print(Text(prefix + event.message, style=_NOTICE_STYLES.get(event.level, "")), soft_wrap=True)
 
     def finish(self, result: RunResult) -> None:
         """The run is over: stop the live frame, then print the final summary."""
@@ -163,10 +164,10 @@ class ConsoleView:
 
     # -- output helpers ---------------------------------------------------------------------
 
-    def _print(self, renderable: RenderableType) -> None:
+    def _print(self, renderable: RenderableType, soft_wrap: bool = False) -> None:
         """Print above the live frame (rich), or plainly; nothing is lost in ``off`` mode but colour."""
         target = self._live.console if self._live is not None else self.console
-        target.print(renderable)
+        target.print(renderable, soft_wrap=soft_wrap)
 
     def _start_live(self) -> None:
         if self._live is None:

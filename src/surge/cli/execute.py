@@ -4,13 +4,12 @@ The outputs — the threshold judge, the results folder, the terminal view — a
 the run (``surge.outputs.base``); the run hands each the result when the load is over, so the
 files are written whatever happens once the load has started (thresholds failed, Ctrl-C,
 SIGTERM, a worker lost). If no load ran (the preflight or setup failed) the folder this run
-created is removed again.
+created is removed again, with the parents it created (the default ``results/``).
 """
 from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
 from datetime import datetime, timezone
 from pathlib import Path
@@ -44,9 +43,8 @@ def execute(cli_options: dict, env: dict | None = None, cwd: Path | None = None,
         plan.scenario_name, plan.profile, datetime.now(timezone.utc))
     view = ConsoleView(plan.live, Console(highlight=False))
     writer = ResultsWriter(out_dir)
-    created = not out_dir.exists()
     try:
-        writer.open()
+        writer.open()  # leaves nothing behind if it fails
     except OSError as exc:  # not a traceback and exit 1 ("thresholds failed"): a usage error
         raise ConfigError(f"--out {str(out_dir)!r} cannot be written: {exc.strerror or exc}",
                           "pass --out with a folder you can write to") from exc
@@ -57,9 +55,7 @@ def execute(cli_options: dict, env: dict | None = None, cwd: Path | None = None,
     finally:
         if result is None:  # no load ran (preflight or setup failed): leave no half-empty folder behind
             view.close()
-            writer.close()
-            if created:
-                shutil.rmtree(out_dir, ignore_errors=True)
+            writer.discard()
     return result.exit_code
 
 

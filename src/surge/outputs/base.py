@@ -18,7 +18,8 @@ Optional abilities are separate small protocols, which the run detects by their 
 * :class:`Judge`: judges the thresholds on the cumulative stats each interval and at the end,
   and says when the run must stop (the abort policy lives in :mod:`surge.thresholds`);
 * :class:`Controls`: gets a :class:`RunControl` to stop the run itself (a dashboard's stop
-  button, a custom abort rule).
+  button, a custom abort rule) or to tell the other outputs something (the results folder
+  saying a file could not be written, while the run goes on).
 
 The engine does not import this module: the run takes any object with these methods.
 """
@@ -49,6 +50,10 @@ class Judge(Protocol):
 class RunControl(Protocol):
     def stop(self, reason: str) -> None:
         """End the load gracefully; ``reason`` appears in the summary as ``aborted_by``."""
+
+    def emit(self, event: Event) -> None:
+        """Send ``event`` to every output, this one included (a :class:`~surge.model.events.Notice`
+        tells the user of something that went wrong in an output without disabling it)."""
 
 
 @runtime_checkable
