@@ -27,7 +27,7 @@ from surge.model.events import (
 from surge.model.kinds import LiveMode
 from surge.model.summary import EndpointStats, RunResult
 
-from .summary_table import NO_VALUE, fmt_count, fmt_ms, fmt_pct, fmt_rps, format_threshold_actual, print_summary
+from .summary_table import NO_VALUE, fmt_count, fmt_ms, fmt_pct, fmt_rps, format_threshold_actual, print_revised, print_summary
 
 __all__ = ["MODES", "ConsoleView", "format_line"]
 
@@ -147,6 +147,11 @@ class ConsoleView:
         """The run is over: stop the live frame, then print the final summary."""
         self.close()
         print_summary(self.console, result.summary, result.out_dir)
+
+    def revise(self, result: RunResult) -> None:
+        """Teardown changed the verdict (a signal during it): say how it stands now."""
+        if result.summary.status_reasons and any("teardown" in r for r in result.summary.status_reasons):
+            print_revised(self.console, result.summary)
 
     def close(self) -> None:
         """Stop the live display and print the last pending line. Safe to call twice."""

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 from datetime import datetime, timezone
 from pathlib import Path
 
 from rich.console import Console
 
 from ..config import settle
+from ..engine.guard import Escalated, LoopGuard
 from ..engine.run import Run
 from ..engine.scenario import load_scenario
 from ..model.errors import ConfigError
@@ -60,7 +60,11 @@ def execute(cli_options: dict, env: dict | None = None, cwd: Path | None = None,
 
 
 def _run_with_signals(run: Run) -> RunResult:
-    """Run on uvloop with Ctrl-C / SIGTERM turned into a graceful stop (a second Ctrl-C: hard stop)."""
+    """Run on uvloop with Ctrl-C / SIGTERM turned into a graceful stop (a second one: a hard stop).
+
+    The signals are caught by the loop guard (``surge.engine.guard``), which hands them to the
+    run on the loop and, when code holds the loop past the stop's deadline, interrupts that code.
+    """
     try:
         import uvloop
 
@@ -68,13 +72,29 @@ def _run_with_signals(run: Run) -> RunResult:
     except ImportError:  # pragma: no cover
         loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, run.interrupt, int(signum))
+    guard = LoopGuard(loop, on_signal=run.interrupt, deadline=lambda: run.deadline,
+                      armed=lambda: run.armed, grace_s=run.plan.graceful_stop_s + 1.0).install()
     try:
-        return loop.run_until_complete(run.execute())
+        task = loop.create_task(run.execute())
+        while True:
+            try:
+                return loop.run_until_complete(task)
+            except Escalated:  # raised into a callback of the loop, not into the run: go on
+                if task.done():
+                    raise
     finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
+        guard.uninstall()
+        _cancel_leftovers(loop)
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
         asyncio.set_event_loop(None)
+
+
+def _cancel_leftovers(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel and await what is still pending on the loop (a sweeper, an abandoned hook), so
+    nothing prints "Task was destroyed but it is pending" after the summary."""
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for t in pending:
+        t.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.wait(pending, timeout=1.0))

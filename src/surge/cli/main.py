@@ -2,14 +2,47 @@
 
 Only this layer turns a :class:`SurgeError` into an exit code and one line of text; a
 traceback is shown only with ``--debug``.
+
+Ctrl-C and SIGTERM are handled from the moment this module is imported (the console script
+imports it first): one arriving while the rest is imported is remembered and ends the command
+as soon as ``main`` begins; one arriving in ``main`` before the run takes over its signals
+(settling the plan, loading the scenario, starting workers) ends it with one line, the
+documented exit code, and nothing left behind.
 """
 from __future__ import annotations
 
-import os
+import signal
 import sys
-import traceback
 
-import click
+
+class EarlySignal(BaseException):
+    """Ctrl-C or SIGTERM before the run took over its signals."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+_early: list[int] = []  # a signal that came while this module was still being imported
+_in_main = [False]
+
+
+def _on_early_signal(signum: int, frame: object) -> None:
+    if _in_main[0]:
+        raise EarlySignal(signum)
+    _early.append(signum)  # raising here would be a traceback out of an import
+
+
+for _sig in (signal.SIGINT, signal.SIGTERM):  # first, before the imports below
+    try:
+        signal.signal(_sig, _on_early_signal)
+    except ValueError:  # not the main thread (imported by a test's thread): leave them be
+        pass
+
+import os  # noqa: E402
+import traceback  # noqa: E402
+
+import click  # noqa: E402
 
 from .. import __version__
 from ..model.errors import ExitCode, SurgeError
@@ -48,7 +81,9 @@ def _workload_options(fn):
         click.option("--timeout", metavar="DURATION", help="Request timeout (default 30s)."),
         click.option("--connect-timeout", metavar="DURATION", help="TCP/TLS connect timeout (default 10s)."),
         click.option("--graceful-stop", metavar="DURATION", help="Time in-flight requests get at the end (default 5s)."),
-        click.option("--interval", metavar="DURATION", help="Snapshot and history interval (default 1s)."),
+        click.option("--interval", metavar="DURATION", help="Snapshot and history interval (default 1s, at least 100ms)."),
+        click.option("--hook-timeout", metavar="DURATION",
+                     help="How long setup() and teardown() may take before they are abandoned (default 60s)."),
         click.option("--health", metavar="PATH", help="Path polled before the run starts, e.g. /health."),
         click.option("--health-timeout", metavar="DURATION", help="How long --health waits for the target (default 30s)."),
         click.option("--out", "-o", metavar="DIR", help="Results folder (default results/<scenario>-<profile>-<UTC time>/)."),
@@ -140,12 +175,25 @@ def _header(text: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
+def _signal_code(signum: int) -> int:
+    return int(ExitCode.TERMINATED if signum == signal.SIGTERM else ExitCode.INTERRUPTED)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: click in non-standalone mode so that every error is one line and a documented code."""
     argv = sys.argv[1:] if argv is None else argv
     session = Session(debug="--debug" in argv or os.environ.get("SURGE_DEBUG", "").lower() in ("1", "true", "yes"))
+    _in_main[0] = True
     try:
+        if _early:
+            raise EarlySignal(_early[0])
         code = cli.main(args=argv, prog_name="surge", standalone_mode=False, obj=session)
+    except (EarlySignal, KeyboardInterrupt) as exc:
+        signum = exc.signum if isinstance(exc, EarlySignal) else int(signal.SIGINT)
+        if session.debug:
+            traceback.print_exc()
+        click.echo(f"surge: interrupted by {signal.Signals(signum).name}", err=True)
+        code = _signal_code(signum)
     except click.exceptions.NoArgsIsHelpError as exc:
         click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
         code = ExitCode.USAGE

@@ -305,6 +305,12 @@ def render_summary(summary: RunSummary, out_dir: str) -> list[RenderableType]:
     return parts
 
 
+def print_revised(console: Console, summary: RunSummary) -> None:
+    """After teardown changed the result: the verdict again, as it now stands."""
+    console.print()
+    console.print(Group(*_verdict(summary)))
+
+
 def print_summary(console: Console, summary: RunSummary, out_dir: str) -> None:
     console.print()
     console.print(Group(*render_summary(summary, out_dir)))

@@ -84,6 +84,7 @@ CONVERT: dict[str, Callable[[Raw], Any]] = {
     "abort_grace": _zero_ok, "until_break": _until_break,
     "live": lambda raw: LiveMode(src.to_choice(raw, LIVE_MODES)), "debug": src.to_bool,
     "shape": src.to_bool, "allow_worker_loss": src.to_bool, "exit_code_on_error": _exit_code,
+    "hook_timeout": src.to_duration,
 }
 FILE_KEYS = set(CONVERT) - {"config", "threshold"}
 ENV_KEYS = set(CONVERT) - {"stages", "headers", "thresholds", "threshold"}
@@ -114,7 +115,8 @@ def settle(cli: Mapping[str, Any], env: Mapping[str, str], cwd: Path) -> TestPla
     processes             default: the CPUs this process may run on (``os.sched_getaffinity``)
     tags, exclude_tags,   lists; ``"a,b"`` in env/CLI
     user_classes
-    timeout 30s, connect_timeout 10s, graceful_stop 5s, interval 1s, health_timeout 30s,
+    timeout 30s, connect_timeout 10s, graceful_stop 5s, interval 1s (at least 100ms),
+    health_timeout 30s, hook_timeout 60s,
     abort_grace 0s        durations (``500ms``, ``2s``, ``5m``, ``1h``; bare = seconds)
     health                a path like ``/health`` (or a full URL) polled before the run
     out                   results folder
@@ -174,6 +176,7 @@ def _plan(v: dict[str, Any], raws: dict[str, Raw], file_raw: dict[str, Raw], cli
         debug=v.get("debug", False),
         allow_worker_loss=v.get("allow_worker_loss", False),
         exit_code_on_error=v.get("exit_code_on_error", 1),
+        hook_timeout_s=v.get("hook_timeout", 60.0),
     )
 
 

@@ -52,6 +52,11 @@ class Fanout:
         for out in list(self._outputs):
             self._call(out, "finish", result)
 
+    def revise(self, result: RunResult) -> None:
+        """After ``finish``: teardown changed the result (see ``surge.outputs.base.Revises``)."""
+        for out in self._having("revise"):
+            self._call(out, "revise", result)
+
     def _having(self, method: str) -> list[Any]:
         return [out for out in self._outputs if callable(getattr(out, method, None))]
 

@@ -11,6 +11,8 @@ snapshot is still reported lost, with its error: the run must not pass on a work
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import math
 import multiprocessing as mp
 import os
 import pickle
@@ -27,7 +29,8 @@ from ..metrics.snapshot import Snapshot
 from ..model.errors import ScenarioError, SurgeError
 from ..model.plan import TestPlan
 from . import wire
-from .worker import Worker
+from .guard import LoopGuard
+from .worker import ANSWER_S, Worker
 
 OnSnapshot = Callable[[Snapshot], None]
 OnLost = Callable[[int, str], None]
@@ -45,6 +48,12 @@ class Launcher(Protocol):
 
     async def wait(self) -> None:
         """Return when every worker has ended (final snapshot sent, or reported lost)."""
+
+    def escalate(self) -> None:
+        """Workers that did not end after a hard stop: interrupt the code holding their loop."""
+
+    def kill(self, why: str) -> None:
+        """Workers that still did not end: end them now, each reported lost with ``why``."""
 
 
 def describe_error(exc: BaseException) -> str:
@@ -96,6 +105,15 @@ class InProcessLauncher:
     async def wait(self) -> None:
         if self._tasks:
             await asyncio.wait(self._tasks)
+
+    def escalate(self) -> None:
+        """Nothing to do from the loop: a loop held by a task is the coordinator's guard's business."""
+
+    def kill(self, why: str) -> None:
+        for worker, task in zip(self._workers, self._tasks):
+            if not task.done():
+                task.cancel()  # the worker's final snapshot is still emitted as it unwinds
+                self._on_lost(worker.worker_id, why)
 
 
 # -- child processes --------------------------------------------------------------------------
@@ -157,17 +175,26 @@ async def _child_async(plan: TestPlan, worker_id: int, workers: int, data: Any, 
         send(wire.ERROR, describe_error(exc).encode())
         await wire.close_writer(writer)
         return
-    begun: asyncio.Future = asyncio.get_running_loop().create_future()
+    loop = asyncio.get_running_loop()
+    begun: asyncio.Future = loop.create_future()
+    running = [False]
+    guard = LoopGuard(loop, deadline=lambda: worker.deadline, armed=lambda: running[0], signals=False).install()
     control = asyncio.ensure_future(_obey(reader, worker, begun))
     send(wire.READY)
     t0 = await begun
     if t0 is not None:
+        running[0] = True
         try:
             await worker.run(t0, lambda snap: send(wire.SNAPSHOT, snap.to_bytes()))
         except BaseException as exc:  # reported after the final snapshot: the coordinator calls it lost
             send(wire.ERROR, describe_error(exc).encode())
         else:
             send(wire.DONE)
+        finally:
+            running[0] = False
+    else:  # stopped before it began: a clean end, with nothing to report
+        send(wire.DONE)
+    guard.uninstall()
     control.cancel()
     await wire.close_writer(writer)
 
@@ -183,6 +210,8 @@ async def _obey(reader: asyncio.StreamReader, worker: Worker, begun: asyncio.Fut
             begun.set_result(float(payload))
         elif kind in (wire.STOP, wire.KILL, None):
             worker.request_stop(hard=kind != wire.STOP)
+            answer = (worker.plan.graceful_stop_s if kind == wire.STOP else 0.0) + ANSWER_S
+            worker.deadline = min(worker.deadline or math.inf, time.perf_counter() + answer)
             if not begun.done():
                 begun.set_result(None)
             if kind is None:
@@ -200,6 +229,7 @@ class ProcessLauncher:
         self._writers: list[asyncio.StreamWriter] = []
         self._readers: list[asyncio.Task] = []
         self._ended: set[int] = set()
+        self._killed: dict[int, str] = {}  # workers this launcher killed, and why
 
     async def start(self, plan: TestPlan, data: Any, on_snapshot: OnSnapshot, on_lost: OnLost) -> None:
         try:
@@ -264,7 +294,9 @@ class ProcessLauncher:
             ready.set_result(error or "the worker process exited before it was ready")
             self._ended.add(i)
             return
-        if error is None and not clean:
+        if i in self._killed:
+            error = self._killed[i]
+        elif error is None and not clean:
             code = await self._exit_code(i)
             error = "the worker process exited" + (f" (exit code {code})" if code is not None else "")
         self._ended.add(i)
@@ -295,6 +327,20 @@ class ProcessLauncher:
         if self._readers:
             await asyncio.wait(self._readers)
         await self._reap()
+
+    def _unended(self) -> list[int]:
+        return [i for i, proc in enumerate(self._procs) if i not in self._ended and proc.is_alive()]
+
+    def escalate(self) -> None:
+        for i in self._unended():  # its guard raises into the code that holds its loop (guard.py)
+            with contextlib.suppress(OSError):
+                os.kill(self._procs[i].pid, signal.SIGINT)
+
+    def kill(self, why: str) -> None:
+        for i in self._unended():
+            self._killed[i] = why
+            with contextlib.suppress(OSError):
+                os.kill(self._procs[i].pid, signal.SIGKILL)
 
     async def _reap(self) -> None:
         for writer in self._writers:

@@ -13,9 +13,11 @@ count in the totals only (both counted in the summary).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
 import inspect
 import resource
+import threading
 import time
 from datetime import datetime, timezone
 from typing import Any
@@ -35,13 +37,17 @@ from ..model.summary import GeneratorInfo, Judgement, RunResult, RunSummary, Thr
 from ..model.verdict import RunFacts, decide
 from .executors.closed import ShapeLevel, settle_shape
 from .fanout import Fanout
+from .guard import Escalated
 from .launchers import InProcessLauncher, Launcher, ProcessLauncher
 from .preflight import wait_healthy
 from .scenario import Scenario
+from .worker import ANSWER_S, plan_length_s
 
 #: an interval still missing a worker's snapshot this many intervals after it ended is closed partial
 PATIENCE_INTERVALS = 2.0
 MIN_PATIENCE_S = 1.0
+#: a worker loop held this long is reported (blocking code in a task skews every figure)
+LAG_WARN_MS = 250.0
 
 
 class RunState(enum.Enum):
@@ -94,17 +100,44 @@ class Run:
         self._breached: set[str] = set()
         self._notified = 0  # how many of stats.warnings went out as notices
         self._cpu_mark = (time.process_time(), time.monotonic())
+        self._hook: str | None = None  # the hook running now
+        self._hook_warnings: list[str] = []
+        self._interrupted: asyncio.Event | None = None
+        self._hard = False  # a hard stop was asked (second signal, or escalation)
+        #: perf_counter time past which workers that have not ended are escalated, then killed
+        self.deadline: float | None = None
+        self._lag_max = 0.0
+        self._facts_cache: RunFacts | None = None
+        self._hook_warnings_at_finish = 0
 
     # -- control ----------------------------------------------------------------------------
     def interrupt(self, signum: int) -> None:
-        """First call: stop gracefully. Second: cancel in-flight work (results are still written)."""
+        """First call: stop gracefully. Second: cancel in-flight work (results are still written).
+
+        Either way the workers get a deadline (the graceful stop plus :data:`ANSWER_S`, or
+        ANSWER_S after a hard stop): one that has not ended by then is escalated and then
+        killed, so a run always ends (see :meth:`_escalate_when_due`)."""
         hard = self._interrupt is not None
         self._interrupt = signum
+        if self._interrupted is not None:
+            self._interrupted.set()  # a hook being waited for is abandoned
         if self._preflight is not None:  # Ctrl-C must not wait out --health-timeout
             self._preflight.cancel()
         if self.state is RunState.RUNNING or self.state is RunState.STOPPING:
             self.state = self.state.transition(RunState.STOPPING)
+            self._hard = self._hard or hard
             self.launcher.stop(hard=hard)
+            self._move_deadline(1.0 if hard else self.plan.graceful_stop_s + 1.0)
+
+    @property
+    def armed(self) -> bool:
+        """Whether code holding the loop may be interrupted now (guard.py): while the load or a
+        hook runs, never during surge's own bookkeeping (merging, judging, writing)."""
+        return self._hook is not None or self.state is RunState.RUNNING or self.state is RunState.STOPPING
+
+    def _move_deadline(self, seconds: float) -> None:
+        at = time.perf_counter() + seconds
+        self.deadline = at if self.deadline is None else min(self.deadline, at)
 
     def stop(self, reason: str) -> None:
         """End the load gracefully (an output asked: abort-on-fail, a stop button); ``reason`` is kept."""
@@ -116,6 +149,7 @@ class Run:
         if self.state is RunState.RUNNING:
             self.state = self.state.transition(RunState.STOPPING)
             self.launcher.stop()
+            self._move_deadline(self.plan.graceful_stop_s + ANSWER_S)
 
     def emit(self, event: object) -> None:
         self._outputs.emit(event)
@@ -134,26 +168,35 @@ class Run:
         hdr.warm_up()
         started_at = datetime.now(timezone.utc)
         data = await self._call_hook(self.scenario.setup, "setup")
+        if self._interrupt is not None:  # interrupted in setup(): no load, and no teardown of it
+            self.state = self.state.transition(RunState.FINISHED)
+            return self._finish(started_at, 1e-9)
         t0 = time.time()
+        result: RunResult | None = None
         try:
             await self.launcher.start(plan, data, self._on_snapshot, self._on_lost)
             if self._interrupt is None:
                 t0 = self._t0 = time.time() + 0.1
                 self._cpu_mark = (time.process_time(), t0)
                 self.state = self.state.transition(RunState.RUNNING)
+                length = plan_length_s(plan)
+                if length is not None:  # the run ends by itself, whatever its workers do
+                    self._move_deadline(0.1 + length + plan.graceful_stop_s + ANSWER_S)
                 self.launcher.begin(t0)
                 await self._tick_until_done()
             else:  # interrupted while the workers came up: they stop before any load
                 self.launcher.stop(hard=True)
                 await self.launcher.wait()
+            self.state = self.state.transition(RunState.FINISHED)
+            ran_s = max(time.time() - t0, 1e-9) if self._t0 else 1e-9  # 0: interrupted before the load
+            result = self._finish(started_at, ran_s)  # every file, before teardown
         finally:
-            duration_s = max(time.time() - t0, 1e-9)
             try:
                 await self._call_hook(self.scenario.teardown, "teardown", data)
             except ScenarioError as exc:
+                self._hook_warnings.append(str(exc))
                 self.emit(Notice(str(exc)))
-        self.state = self.state.transition(RunState.FINISHED)
-        return self._finish(started_at, duration_s)
+        return self._revised(result)
 
     async def _wait_healthy(self) -> None:
         plan = self.plan
@@ -174,6 +217,7 @@ class Run:
         interval_s = self.plan.interval_s
         patience_s = max(MIN_PATIENCE_S, PATIENCE_INTERVALS * interval_s)
         waiter = asyncio.ensure_future(self.launcher.wait())
+        escalator = asyncio.ensure_future(self._escalate_when_due(waiter))
 
         def due() -> float:  # when the next interval to close is overdue (snapshots move it on)
             return self._t0 + (self._book.next + 1) * interval_s + patience_s
@@ -184,10 +228,34 @@ class Run:
                 self._close_interval(*self._book.pop())  # overdue: partial
                 self._close_ready()
         await waiter
+        escalator.cancel()
         for worker_id in range(self.plan.processes):
             self._book.retire(worker_id)
         while not self._book.done:
             self._close_interval(*self._book.pop())
+
+    async def _escalate_when_due(self, waiter: asyncio.Future) -> None:
+        """Past the deadline, workers that have not ended get a hard stop and the code holding
+        their loop interrupted (guard.py); those still running :data:`ANSWER_S` later are
+        killed. What they sent so far stays in the results. (The deadline: the plan's end plus
+        the graceful stop and ANSWER_S; after a signal, the graceful stop and a second, or a
+        second after a second signal.)"""
+        escalated = False
+        while not waiter.done():
+            if self.deadline is None or time.perf_counter() < self.deadline:
+                await asyncio.sleep(0.1)
+                continue
+            if not escalated:  # a hard stop, and the code holding a worker's loop interrupted
+                escalated = self._hard = True
+                if self.state is RunState.RUNNING:
+                    self.state = self.state.transition(RunState.STOPPING)
+                self.launcher.stop(hard=True)
+                self.launcher.escalate()
+                self.deadline = time.perf_counter() + ANSWER_S
+            else:
+                self.launcher.kill(f"killed: it did not stop within {ANSWER_S:.0f}s of a hard stop "
+                                   "(code in a task holding its event loop?)")
+                return
 
     def _on_snapshot(self, snap: Snapshot) -> None:
         if not self._book.add(snap):
@@ -226,13 +294,17 @@ class Run:
         end = self._t0 + (k + 1) * plan.interval_s
         elapsed = max(0.0, min(end, time.time()) - self._t0)
         cpu = self._sample_usage(snaps, elapsed)
+        lag = max((snap.loop_lag_ms for snap in snaps), default=0.0)
+        self._lag_max = max(self._lag_max, lag)
         for snap in snaps:
             self._users[snap.worker_id] = 0 if snap.final else snap.users
         users = sum(self._users.values())
         self._users_peak = max(self._users_peak, users)
         stage, target = self._stage_and_target(elapsed)
         judgement = self._judge(elapsed)
-        self.emit(self._interval_stats(k, window, elapsed, users, stage, target, cpu, judgement, partial))
+        span = max((snap.span_s for snap in snaps), default=0.0) or plan.interval_s
+        self.emit(self._interval_stats(k, window, elapsed, users, stage, target, cpu, judgement, partial,
+                                       span, lag))
 
     def _sample_usage(self, snaps: list[Snapshot], elapsed: float) -> float:
         """Record each worker's (and the coordinator's) CPU over this full interval; the busiest worker's."""
@@ -282,9 +354,11 @@ class Run:
         return judgement
 
     def _interval_stats(self, k: int, window: IntervalWindow, elapsed: float, users: int, stage: int,
-                        target: float, cpu: float, judgement: Judgement, partial: bool) -> IntervalStats:
+                        target: float, cpu: float, judgement: Judgement, partial: bool, span: float,
+                        lag_ms: float) -> IntervalStats:
+        """``span``: the time the interval's counts were taken over (a worker that fell behind
+        sends one snapshot for several intervals): rates divide by it."""
         plan, stats = self.plan, self.stats
-        span = plan.interval_s
         endpoints = tuple((w.stats(*key, span), stats.series[key].stats(*key, elapsed))
                           for key, w in sorted(window.series.items()))
         return IntervalStats(
@@ -294,28 +368,66 @@ class Run:
             cumulative=stats.total_stats(elapsed), endpoints=endpoints, cpu_percent=cpu,
             workers_alive=plan.processes - len(self._lost),
             failing_thresholds=tuple(r.label for r in judgement.failing), interval=k, partial=partial,
-            timestamp=self._t0 + elapsed,
+            timestamp=self._t0 + elapsed, loop_lag_ms=lag_ms,
         )
 
     async def _call_hook(self, hook, name: str, *extra) -> Any:
+        """Call ``setup(host)`` / ``teardown(host, data)`` and wait for it, at most --hook-timeout.
+
+        A synchronous hook runs in a thread of its own, so the loop stays free: Ctrl-C and
+        SIGTERM are answered at once, the hook is abandoned (its daemon thread dies with the
+        process) and the run goes on to write its results. An ``async`` hook runs on the loop
+        and is cancelled; one that blocks the loop is interrupted by the guard on the second
+        signal. Its error, its timeout: a :class:`ScenarioError`; an interrupt: None returned
+        (``self._interrupt`` says so).
+        """
         if hook is None:
             return None
+        self._interrupted = asyncio.Event()  # a signal from now on abandons this hook
         params = len(inspect.signature(hook).parameters)
         args = (self.plan.host, *extra)[:params]
+        timeout_s = self.plan.hook_timeout_s
+        self._hook = name
         try:
-            result = hook(*args)
-            if inspect.isawaitable(result):
-                result = await result
+            work = (asyncio.ensure_future(hook(*args)) if inspect.iscoroutinefunction(hook)
+                    else _in_thread(hook, args, name))
+            result = await self._wait_hook(work, name, timeout_s)
+            if inspect.isawaitable(result):  # a plain function that returned a coroutine
+                result = await self._wait_hook(asyncio.ensure_future(result), name, timeout_s)
             return result
+        except _HookTimeout:
+            raise
+        except Escalated:  # it held the loop and a second signal came: interrupted
+            return None
         except (Exception, SystemExit) as exc:
             raise ScenarioError(f"{name}() raised {type(exc).__name__}: {exc}",
                                 "run it with --debug for the traceback") from exc
+        finally:
+            self._hook = None
+
+    async def _wait_hook(self, work: asyncio.Future, name: str, timeout_s: float) -> Any:
+        assert self._interrupted is not None
+        interrupted = asyncio.ensure_future(self._interrupted.wait())
+        try:
+            await asyncio.wait({work, interrupted}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            interrupted.cancel()
+        if work.done():
+            return work.result()
+        work.cancel()
+        if self._interrupted.is_set():
+            self._hook_warnings.append(f"{name}() was abandoned: the run was interrupted while it ran")
+            return None
+        raise _HookTimeout(f"{name}() did not return within {timeout_s:g}s and was abandoned",
+                           "make it faster, or raise --hook-timeout")
 
     # -- verdict -----------------------------------------------------------------------------------
     def _finish(self, started_at: datetime, duration_s: float) -> RunResult:
         plan, stats = self.plan, self.stats
         results = self._outputs.judge(stats, duration_s, final=True).results if self._outputs.judging else ()
-        status, code, reasons = decide(self._facts(results))
+        self._facts_cache = self._facts(results)
+        self._hook_warnings_at_finish = len(self._hook_warnings)
+        status, code, reasons = decide(self._facts_cache)
         summary = RunSummary(
             status=status, scenario=plan.scenario_name, profile=plan.profile, host=redact_url(plan.host),
             started_at=started_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
@@ -325,13 +437,31 @@ class Run:
             thresholds=tuple(results), generator=self._generator_info(),
             dropped_iterations=stats.dropped_iterations if plan.workload.kind is WorkloadKind.OPEN else None,
             custom_metrics=tuple(stats.custom_stats(duration_s)), breaking_point=self._breaking_point,
-            warnings=tuple(self._warnings()), aborted_by=self._aborted_by,
+            warnings=tuple(self._warnings() + self._hook_warnings), aborted_by=self._aborted_by,
             users=UsersInfo(self._users_peak, stats.users_started, stats.users_start_failed),
             status_reasons=reasons,
         )
         result = RunResult(summary, stats.histograms(), code, self.out_dir)
         self._outputs.finish(result)
         return result
+
+    def _revised(self, result: RunResult | None) -> RunResult:
+        """The result written before teardown, revised when teardown changed it (it raised or
+        timed out: a warning; a signal during it: interrupted, exit 130/143), and the outputs
+        that can are told so (``revise``)."""
+        assert result is not None
+        late = self._hook_warnings[self._hook_warnings_at_finish:]
+        interrupted_late = self._interrupt is not None and self._facts_cache.interrupted_by is None
+        if not late and not interrupted_late:
+            return result
+        status, code, reasons = decide(dataclasses.replace(self._facts_cache, interrupted_by=self._interrupt))
+        if interrupted_late:
+            reasons = tuple(f"{r} during teardown(), after the load" for r in reasons)
+        summary = dataclasses.replace(result.summary, status=status, status_reasons=reasons,
+                                      warnings=result.summary.warnings + tuple(late))
+        revised = dataclasses.replace(result, summary=summary, exit_code=code)
+        self._outputs.revise(revised)
+        return revised
 
     def _facts(self, results: tuple[ThresholdResult, ...]) -> RunFacts:
         plan, stats = self.plan, self.stats
@@ -354,6 +484,7 @@ class Run:
             processes=n, workers_lost=len(self._lost), cpu_percent_max=self._usage.cpu_max(range(n)),
             saturated=any(k != "coordinator" for k in saturated), workers=workers, coordinator=coordinator,
             partial_intervals=self._book.partial, late_snapshots=self._book.late,
+            loop_lag_ms_max=self._lag_max,
         )
 
     def _warnings(self) -> list[str]:
@@ -365,10 +496,44 @@ class Run:
                          "add --processes or machines")
             out.append(f"generator saturated: {who} used >= 90% of a core for 3 intervals in a row "
                        f"(from {at_s:.0f}s): {what}")
+        if self._lag_max >= LAG_WARN_MS:
+            out.append(f"a worker's event loop was held for up to {self._lag_max:,.0f} ms: code in a task blocks "
+                       "(time.sleep, a CPU loop, synchronous I/O), and every latency and rate figure is skewed "
+                       "by it; use await asyncio.sleep() and async clients")
         if self._book.partial or self._book.late:
             out.append(f"{self._book.partial} interval(s) were written before every worker's snapshot came in "
                        f"({self._book.late} late snapshot(s) counted in the totals only)")
         return out
+
+
+class _HookTimeout(ScenarioError):
+    pass
+
+
+def _in_thread(fn, args: tuple, name: str) -> asyncio.Future:
+    """Run ``fn(*args)`` in a daemon thread; its result (or error) in an asyncio future. A
+    thread that never returns is abandoned: being a daemon, it does not keep the process up."""
+    loop = asyncio.get_running_loop()
+    fut = loop.create_future()
+
+    def settle(ok: bool, value: Any) -> None:
+        if not fut.done():
+            (fut.set_result if ok else fut.set_exception)(value)
+
+    def target() -> None:
+        try:
+            value = fn(*args)
+        except BaseException as exc:  # noqa: BLE001 - handed over to the awaiting side as it is
+            ok, value = False, exc
+        else:
+            ok = True
+        try:
+            loop.call_soon_threadsafe(settle, ok, value)
+        except RuntimeError:  # the loop is gone: nobody waits any more
+            pass
+
+    threading.Thread(target=target, name=f"surge-{name}", daemon=True).start()
+    return fut
 
 
 def _rss_mb() -> float:

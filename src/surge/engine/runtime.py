@@ -18,6 +18,7 @@ from typing import Any
 from ..metrics.recorder import Recorder
 from ..model.plan import TestPlan
 from .clients.http import ClientContext, HttpClient
+from .guard import Escalated
 from .scenario import Scenario, UserClassPlan
 from .user import StopUser, constant
 
@@ -152,6 +153,9 @@ async def closed_loop(vu: VirtualUser, ctx: WorkerContext) -> None:
                 break
             except asyncio.CancelledError:
                 raise
+            except Escalated as exc:  # it held the loop past a stop's deadline: this user ends
+                recorder.task_error(vu._label(spec.name), str(exc))
+                break
             except (Exception, SystemExit) as exc:  # the task's own code raised: a failure under its name
                 recorder.task_error(vu._label(spec.name), _describe(exc))
             if vu.client.created != vu.client.started:

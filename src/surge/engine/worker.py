@@ -35,6 +35,11 @@ _perf = time.perf_counter
 _MB = 1024 * 1024
 #: a snapshot covers a full interval when its span is at least this share of interval_s
 _FULL_SPAN = 0.9
+#: how often the loop's lag is probed (a 50 ms sleep that wakes late)
+LAG_PROBE_S = 0.05
+#: a worker whose loop is still held this long past the end of its plan (and graceful stop),
+#: or past a stop it could not read, is escalated (guard.py)
+ANSWER_S = 3.0
 
 
 class Worker:
@@ -55,6 +60,10 @@ class Worker:
         self._iterations_sent = 0
         self._started_sent = 0
         self._failed_sent = 0
+        self._last_snapshot = _perf()
+        self.lag_max_s = 0.0  # the longest the loop was held since the last snapshot
+        #: perf_counter time past which a held loop is escalated (see guard.py); set by run()
+        self.deadline: float | None = None
         self._warm_up()
 
     def request_stop(self, hard: bool = False) -> None:
@@ -83,7 +92,12 @@ class Worker:
             except asyncio.TimeoutError:
                 pass
         self._mark = (time.process_time(), _perf())
+        self._last_snapshot = _perf()
+        length = plan_length_s(plan)
+        if length is not None:
+            self.deadline = t0 + length + plan.graceful_stop_s + ANSWER_S
         flusher = asyncio.ensure_future(self._flush_every_interval(ctx, executor, emit))
+        lag = asyncio.ensure_future(self._sample_lag())
         _gc_for_load(True)
         try:
             await executor.run()
@@ -98,6 +112,7 @@ class Worker:
         finally:
             _gc_for_load(False)
             flusher.cancel()
+            lag.cancel()
             clients.close()
             interval = max(0, math.floor(ctx.elapsed() / plan.interval_s))
             emit(self._snapshot(executor, interval, full=False, final=True))
@@ -117,6 +132,15 @@ class Worker:
             k = max(k, math.floor((now - ctx.t0) / interval_s) - 1)
             emit(self._snapshot(executor, k, full=True))
             k += 1
+
+    async def _sample_lag(self) -> None:
+        """How late the loop wakes from a short sleep: the time code held it (blocking in a task)."""
+        while True:
+            before = _perf()
+            await asyncio.sleep(LAG_PROBE_S)
+            held = _perf() - before - LAG_PROBE_S
+            if held > self.lag_max_s:
+                self.lag_max_s = held
 
     def _snapshot(self, executor, interval: int, *, full: bool, final: bool = False) -> Snapshot:
         try:
@@ -139,6 +163,9 @@ class Worker:
                 metrics.append(flushed)
         series, warnings = rec.flush()  # last: it takes the warnings above along
         cpu_percent = self._cpu_percent(full)
+        now = _perf()
+        span, self._last_snapshot = now - self._last_snapshot, now
+        lag_ms, self.lag_max_s = self.lag_max_s * 1000.0, 0.0
         snap = Snapshot(
             worker_id=self.worker_id, interval=interval, users=executor.users(), series=series,
             metrics=metrics, dropped_iterations=executor.dropped() - self._dropped_sent,
@@ -146,6 +173,7 @@ class Worker:
             users_started=rec.users_started - self._started_sent,
             users_start_failed=rec.users_start_failed - self._failed_sent,
             cpu_percent=cpu_percent, rss_mb=self._rss_mb(), final=final, warnings=warnings,
+            span_s=max(span, 0.0), loop_lag_ms=max(lag_ms, 0.0),
         )
         self._dropped_sent, self._iterations_sent = executor.dropped(), executor.iterations()
         self._started_sent, self._failed_sent = rec.users_started, rec.users_start_failed
@@ -174,6 +202,14 @@ class Worker:
         hdr.warm_up()
         self._rss_mb()
         Snapshot(self.worker_id, 0, 0).to_bytes()
+
+
+def plan_length_s(plan: TestPlan) -> float | None:
+    """How long the plan's load lasts; None for a shape that ticks on with no --duration."""
+    workload = plan.workload
+    if getattr(workload, "shape", False):
+        return workload.shape_duration_s
+    return workload.duration_s
 
 
 #: generation-0 threshold while load runs (CPython's default is 700)

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..model.kinds import FailureKind
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 _KINDS = frozenset(FailureKind)
 
 
@@ -99,13 +99,18 @@ class Snapshot:
     rss_mb: float = 0.0
     final: bool = False
     warnings: list[str] = field(default_factory=list)
+    #: the wall time this snapshot's counts were taken over (since the worker's previous one), s;
+    #: rates divide by it (0: unknown, the interval is used)
+    span_s: float = 0.0
+    #: the longest the worker's event loop was held in this span (blocking code in a task), ms
+    loop_lag_ms: float = 0.0
     version: int = PROTOCOL_VERSION
 
     def to_bytes(self) -> bytes:
         doc = [self.version, self.worker_id, self.interval, self.users,
                [s.to_wire() for s in self.series], [m.to_wire() for m in self.metrics],
                self.dropped_iterations, self.iterations, self.users_started, self.users_start_failed,
-               self.cpu_percent, self.rss_mb, self.final, self.warnings]
+               self.cpu_percent, self.rss_mb, self.final, self.warnings, self.span_s, self.loop_lag_ms]
         return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode()
 
     @classmethod
@@ -117,17 +122,21 @@ class Snapshot:
                 version = doc[0] if isinstance(doc, list) and doc else None
                 raise ValueError(f"snapshot protocol {version!r} is not {PROTOCOL_VERSION}")
             (_, worker_id, interval, users, series, metrics, dropped, iterations, started, start_failed,
-             cpu, rss_mb, final, warnings) = doc
+             cpu, rss_mb, final, warnings, span_s, lag_ms) = doc
             ints = (worker_id, interval, users, dropped, iterations, started, start_failed)
             if not all(_is_count(v) for v in ints) or not isinstance(final, bool):
                 raise ValueError(f"bad snapshot header {doc[:4]!r}")
             if cpu is not None and not isinstance(cpu, (int, float)):
                 raise ValueError(f"bad cpu_percent {cpu!r}")
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0
+                       for v in (rss_mb, span_s, lag_ms)):
+                raise ValueError(f"bad rss_mb, span_s or loop_lag_ms {(rss_mb, span_s, lag_ms)!r}")
             if not (isinstance(warnings, list) and all(isinstance(w, str) for w in warnings)):
                 raise ValueError("warnings must be a list of strings")
             return cls(worker_id, interval, users, [SeriesSnapshot.from_wire(s) for s in series],
                        [MetricSnapshot.from_wire(m) for m in metrics], dropped, iterations, started,
-                       start_failed, None if cpu is None else float(cpu), float(rss_mb), final, warnings)
+                       start_failed, None if cpu is None else float(cpu), float(rss_mb), final, warnings,
+                       float(span_s), float(lag_ms))
         except ValueError:
             raise
         except (TypeError, KeyError, IndexError, AttributeError, RecursionError) as exc:  # wrong shapes

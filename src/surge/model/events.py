@@ -45,6 +45,7 @@ class IntervalStats:
     interval: int = 0  # index on the run's timebase (interval_s since t0)
     partial: bool = False  # written before every live worker's snapshot came in
     timestamp: float = 0.0  # unix time of the interval's end on the run's clock (t0 + elapsed_s)
+    loop_lag_ms: float = 0.0  # the longest a worker's event loop was held in this interval
 
 
 @dataclass(frozen=True)

@@ -122,6 +122,7 @@ class TestPlan:
     allow_worker_loss: bool = False
     #: exit code when requests failed and no threshold was set (Locust's --exit-code-on-error)
     exit_code_on_error: int = 1
+    hook_timeout_s: float = 60.0  # setup() / teardown() are given this long, then abandoned
 
     __test__ = False  # not a pytest class
 

@@ -133,6 +133,8 @@ class GeneratorInfo:
     partial_intervals: int = 0
     #: snapshots that arrived after their interval's row was written (counted in the totals only)
     late_snapshots: int = 0
+    #: the longest any worker's event loop was held (blocking code in a task), ms
+    loop_lag_ms_max: float = 0.0
 
 
 @dataclass(frozen=True)

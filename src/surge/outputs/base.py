@@ -8,7 +8,9 @@ the report, the dashboard, Prometheus — is an :class:`Output` subscribed to on
   line, update a view; anything slow belongs in the output's own thread or task.
 * ``finish(result)`` is called once after the load, with the :class:`~surge.model.summary.RunResult`
   (summary, final encoded histograms, exit code, results folder), in the order the outputs
-  were given: the results folder first, the terminal summary last. It may do I/O.
+  were given: the results folder first, the terminal summary last. It may do I/O. It comes
+  *before* the scenario's ``teardown()``, so a teardown that hangs or is killed cannot cost the
+  run its results.
 
 An output that raises is disabled with one warning and the run goes on; the others still get
 every event and ``finish``. (A judge that raises fails the run: its thresholds went unjudged.)
@@ -17,6 +19,9 @@ Optional abilities are separate small protocols, which the run detects by their 
 
 * :class:`Judge`: judges the thresholds on the cumulative stats each interval and at the end,
   and says when the run must stop (the abort policy lives in :mod:`surge.thresholds`);
+* :class:`Revises`: told when teardown changed the result after ``finish`` (teardown raised or
+  timed out: a warning more; a signal during it: status interrupted, exit 130/143), to
+  rewrite what carries the status;
 * :class:`Controls`: gets a :class:`RunControl` to stop the run itself (a dashboard's stop
   button, a custom abort rule) or to tell the other outputs something (the results folder
   saying a file could not be written, while the run goes on).
@@ -45,6 +50,12 @@ class Output(Protocol):
 class Judge(Protocol):
     def judge(self, stats: RunStats, elapsed_s: float, *, final: bool) -> Judgement:
         """Results on the cumulative ``stats``; ``abort`` set when the run must stop now (never when ``final``)."""
+
+
+@runtime_checkable
+class Revises(Protocol):
+    def revise(self, result: RunResult) -> None:
+        """After ``finish``: the same run's result, revised by what happened in teardown."""
 
 
 class RunControl(Protocol):

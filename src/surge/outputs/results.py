@@ -147,6 +147,10 @@ class ResultsWriter:
     def finish(self, result: RunResult) -> None:
         self.write(result.summary, result.histograms)
 
+    def revise(self, result: RunResult) -> None:
+        """Teardown changed the status or added a warning: write the files again."""
+        self.write(result.summary, result.histograms)
+
     # -- writing --------------------------------------------------------------------------
     def write(self, summary: RunSummary, histograms: dict[str, str]) -> list[Path]:
         """Write every results file (summary.json last), close the history; return the paths written.

@@ -109,6 +109,7 @@ def _generator(g: GeneratorInfo) -> dict[str, Any]:
         "coordinator": _usage(g.coordinator) if g.coordinator is not None else None,
         "partial_intervals": g.partial_intervals,
         "late_snapshots": g.late_snapshots,
+        "loop_lag_ms_max": round(g.loop_lag_ms_max, 1),
     }
 
 

@@ -25,6 +25,7 @@ import time
 
 from ...model.schedule import owned_arrivals, owned_count, total_arrivals, weighted_cycle
 from ..runtime import VirtualUser, VUState, WorkerContext, _check_unawaited, _describe
+from ..guard import Escalated
 from ..user import StopUser
 from .base import drain_tasks
 
@@ -197,6 +198,9 @@ class OpenExecutor:
                     break
                 except asyncio.CancelledError:
                     raise
+                except Escalated as exc:  # it held the loop past a stop's deadline: this user ends
+                    recorder.task_error(vu._label(spec.name), str(exc))
+                    break
                 except (Exception, SystemExit) as exc:  # the task's own code raised: a failure under its name
                     recorder.task_error(vu._label(spec.name), _describe(exc))
                 client.intended_ns = 0
