@@ -35,6 +35,8 @@ MODES = tuple(LiveMode)
 LINE_EVERY_S = 5.0
 MAX_ENDPOINT_ROWS = 15
 CPU_WARN_PERCENT = 90.0
+#: a worker loop held this long in an interval is shown (the summary warns from 250 ms on too)
+LOOP_LAG_WARN_MS = 250.0
 _NOTICE_STYLES = {"warning": "yellow", "error": "bold red", "info": "dim"}
 
 
@@ -69,6 +71,8 @@ def format_line(stats: IntervalStats) -> str:
         parts.append(f"dropped {fmt_count(stats.dropped_iterations)}")
     if stats.failing_thresholds:
         parts.append(f"failing {len(stats.failing_thresholds)}")
+    if stats.loop_lag_ms >= LOOP_LAG_WARN_MS:
+        parts.append(f"loop held {stats.loop_lag_ms:,.0f} ms: blocking code in a task")
     if stats.partial:
         parts.append("partial: a worker's snapshot was late")
     return " | ".join(parts)
@@ -256,6 +260,8 @@ def _load_line(stats: IntervalStats, processes: int | None) -> Text:
     text.append(f"{stats.cpu_percent:.0f}%", style="bold red" if cpu_hot else "")
     if cpu_hot:
         text.append(" ⚠ generator may be the bottleneck", style="bold red")
+    if stats.loop_lag_ms >= LOOP_LAG_WARN_MS:
+        text.append(f" · loop held {stats.loop_lag_ms:,.0f} ms ⚠ blocking code in a task", style="bold red")
     lost = processes is not None and stats.workers_alive < processes
     text.append(" · workers ")
     text.append(f"{stats.workers_alive}" + (f"/{processes}" if processes else ""),
