@@ -286,3 +286,33 @@ def test_plans_that_cannot_be_honoured_are_refused_before_anything_starts(tmp_pa
     assert time.monotonic() - began < 5
     assert target.stats()["requests_total"] == 0
     assert not (tmp_path / "out").exists()
+
+
+# -- counts only ever grow ----------------------------------------------------------------------
+SLOW = """
+    from surge import HttpUser, task
+
+    class U(HttpUser):
+        @task
+        async def slow(self):
+            await self.client.get("/delay/700")
+"""
+
+
+def test_cancelled_requests_never_make_the_history_go_backwards(tmp_path, target):
+    proc = start(tmp_path, SLOW, target.url, "--users", "20", "--duration", "2s", "--graceful-stop", "0",
+                 "--interval", "200ms", "--processes", "2")
+    code, out, err, _ = finish(proc, 30)
+    assert code == 0, err
+    import csv
+
+    with open(tmp_path / "out" / "stats_history.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["Name"] == "Aggregated"]
+    assert len(rows) >= 8
+    totals = [int(r["Total Request Count"]) for r in rows]
+    assert totals == sorted(totals), totals
+    assert all(float(r["Requests/s"]) >= 0 for r in rows)
+    s = summary(tmp_path)
+    assert s["total"]["cancelled"] >= 1  # the load ended with requests in flight
+    assert totals[-1] == s["total"]["requests"]
+    assert s["total"]["requests"] + s["total"]["cancelled"] == target.stats()["requests_total"]
