@@ -89,6 +89,31 @@ def test_a_scenario_without_user_classes_cannot_proceed(tmp_path):
                           "no user class")
 
 
+ZERO_WEIGHTS = """
+    from surge import HttpUser, task
+
+    class Reader(HttpUser):
+        weight = 0
+
+        @task
+        async def read(self):
+            await self.client.get("/ok")
+
+    class Writer(HttpUser):
+        @task(0)
+        async def write(self):
+            await self.client.post("/ok")
+"""
+
+
+def test_classes_that_weigh_nothing_are_named_with_their_zero_weights(tmp_path):
+    """Regression: they were reported as "no user class has a task", though each has one."""
+    name = write(tmp_path, "zero.py", ZERO_WEIGHTS)
+    line = assert_one_line_error(surge("run", name, "--host", refused_host(), cwd=tmp_path), 3, "zero.py",
+                                 "Reader has weight 0", "every task of Writer has weight 0")
+    assert "no user class has a task" not in line
+
+
 BROKEN = """
     from surge import HttpUser
 

@@ -115,5 +115,26 @@ def _select(classes, tags: set[str], exclude: set[str], path: Path) -> list[User
     if not plans:
         if tags or exclude:
             raise ConfigError("no task matches --tags/--exclude-tags", f"check the @tag names used in {path.name}")
-        raise ScenarioError(f"{path.name}: no user class has a task", "decorate async methods with @task")
+        raise _nothing_to_run(classes, path)
     return plans
+
+
+def _nothing_to_run(classes, path: Path) -> ScenarioError:
+    """Why no class can run. Weight 0 is said as such: a class with tasks is not "without a task"."""
+    reasons = [reason for reason in map(_weighs_nothing, classes) if reason]
+    if reasons:
+        return ScenarioError(f"{path.name}: no user class can be picked: {'; '.join(reasons)}",
+                             "give a user class, and one of its @task methods, a weight > 0")
+    return ScenarioError(f"{path.name}: no user class has a task", "decorate async methods with @task")
+
+
+def _weighs_nothing(cls: type[User]) -> str | None:
+    """``Admin has weight 0`` / ``every task of Admin has weight 0``, or None (it has no task)."""
+    specs = cls.task_specs()
+    if not specs:
+        return None
+    if cls.weight == 0:
+        return f"{cls.__name__} has weight 0"
+    if all(t.weight == 0 for t in specs):
+        return f"every task of {cls.__name__} has weight 0"
+    return None
