@@ -59,7 +59,9 @@ class HttpClient:
 
     def __init__(self, ctx: ClientContext, headers: dict[str, str] | None = None) -> None:
         self._ctx = ctx
-        merged = {**ctx.default_headers, **(headers or {})}
+        # the class's headers, then the run's (--header, the config file) over them: the command
+        # line is the later, more specific layer, and a token passed there must be the one sent
+        merged = layered(headers, ctx.default_headers)
         shared = ctx.shared_cache(merged)
         #: the headers until the scenario reads ``client.headers`` (then its own copy, _headers),
         #: and the request-bytes cache in use with the headers and cookies its bytes carry: most
@@ -428,6 +430,23 @@ class HttpClient:
             for conn in conns:
                 conn.abort()
         self._pool = None
+
+
+def layered(*sources: dict[str, str] | None) -> dict[str, str]:
+    """Header dicts merged in order: a later source replaces an earlier one's header however
+    spelt (``authorization`` over ``Authorization``), taking the later spelling."""
+    out: dict[str, str] = {}
+    for source in sources:
+        if not source:
+            continue
+        if out:
+            spelt = {key.lower(): key for key in out}
+            for key in source:
+                earlier = spelt.get(key.lower())
+                if earlier is not None and earlier != key:
+                    del out[earlier]
+        out.update(source)
+    return out
 
 
 class _CaughtRequest:
