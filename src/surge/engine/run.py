@@ -13,6 +13,7 @@ count in the totals only (both counted in the summary).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
 import inspect
 import resource
@@ -29,7 +30,7 @@ from ..model.errors import ScenarioError
 from ..model.events import IntervalStats, Notice, RunStarted, StageChanged, ThresholdBreached
 from ..model.kinds import WorkloadKind
 from ..model.plan import TestPlan
-from ..model.redact import redact_url
+from ..model.redact import redact_summary, redact_url
 from ..model.schedule import level_at, stage_index_at
 from ..model.summary import GeneratorInfo, Judgement, RunResult, RunSummary, ThresholdResult, UsersInfo
 from ..model.verdict import RunFacts, decide
@@ -37,7 +38,7 @@ from .executors.closed import ShapeLevel, settle_shape
 from .fanout import Fanout
 from .launchers import InProcessLauncher, Launcher, ProcessLauncher
 from .preflight import wait_healthy
-from .scenario import Scenario
+from .scenario import Scenario, run_redactor
 
 #: an interval still missing a worker's snapshot this many intervals after it ended is closed partial
 PATIENCE_INTERVALS = 2.0
@@ -77,6 +78,9 @@ class Run:
         self.out_dir = out_dir
         self.stats = RunStats()
         self.state = RunState.PENDING
+        #: what the coordinator shows or writes is scrubbed of the run's secrets (workers scrub
+        #: their failure messages already; a notice or the summary may quote a setup error)
+        self._redact = run_redactor(self.plan, scenario)
         self._outputs = Fanout(outputs)
         self._book = IntervalBook(range(self.plan.processes))
         self._usage = UsageTracker()
@@ -118,6 +122,8 @@ class Run:
             self.launcher.stop()
 
     def emit(self, event: object) -> None:
+        if isinstance(event, Notice):
+            event = dataclasses.replace(event, message=self._redact(event.message))
         self._outputs.emit(event)
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -329,7 +335,7 @@ class Run:
             users=UsersInfo(self._users_peak, stats.users_started, stats.users_start_failed),
             status_reasons=reasons,
         )
-        result = RunResult(summary, stats.histograms(), code, self.out_dir)
+        result = RunResult(redact_summary(summary, self._redact), stats.histograms(), code, self.out_dir)
         self._outputs.finish(result)
         return result
 

@@ -11,6 +11,8 @@ from typing import Any, Callable
 
 from ..metrics.custom import Metric
 from ..model.errors import ConfigError, ScenarioError
+from ..model.plan import TestPlan
+from ..model.redact import Redactor
 from .user import LoadTestShape, TaskSpec, User
 
 
@@ -34,6 +36,15 @@ class Scenario:
     @property
     def default_host(self) -> str | None:
         return next((u.cls.host for u in self.user_classes if u.cls.host), None)
+
+
+def run_redactor(plan: TestPlan, scenario: Scenario | None = None) -> Redactor:
+    """A redactor that knows the secrets a run is given before it starts: the password in the
+    host URL, the values of secret-named ``--header`` / config headers, and each user class's
+    ``host`` and ``headers`` (the clients tell it the ones set while the run goes on)."""
+    classes = [u.cls for u in scenario.user_classes] if scenario is not None else []
+    return Redactor(urls=[plan.host, *(c.host or "" for c in classes)],
+                    headers=[dict(plan.headers), *(getattr(c, "headers", None) for c in classes)])
 
 
 def load_scenario(path: str | Path, *, tags=(), exclude_tags=(), user_classes=()) -> Scenario:

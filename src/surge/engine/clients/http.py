@@ -55,7 +55,7 @@ class HttpClient:
     """
 
     __slots__ = ("_ctx", "_base", "_headers", "_cookies", "_conn", "_pool", "_plain", "_plain_headers",
-                 "_plain_cookies", "intended_ns", "created", "started")
+                 "_plain_cookies", "_learnt", "intended_ns", "created", "started")
 
     def __init__(self, ctx: ClientContext, headers: dict[str, str] | None = None) -> None:
         self._ctx = ctx
@@ -71,6 +71,9 @@ class HttpClient:
         self._plain_cookies: dict | None = None
         self._headers: dict[str, str] | None = None
         self._cookies: dict[str, str] | None = None
+        #: the client's own headers as the redactor last learnt them (their secrets are scrubbed
+        #: from failure messages: a token set after login that a task's exception repeats)
+        self._learnt: dict | None = None
         self._conn: Connection | None = None  # the idle connection to the context's origin
         self._pool: dict[tuple, list[Connection]] | None = None  # further idle connections
         #: open workloads: the scheduled start of the current iteration, for its first request
@@ -257,6 +260,8 @@ class HttpClient:
         shared by clients with the same headers (when it has no cookies), else its own."""
         cookies = self._cookies or None
         headers = self._base if self._headers is None else self._headers
+        if self._headers is not None and self._headers != self._learnt:
+            self._learn_headers()
         shared = None if cookies else self._ctx.shared_cache(headers)
         if shared is not None:
             self._plain_headers, self._plain = shared
@@ -265,6 +270,11 @@ class HttpClient:
             self._plain_headers = dict(headers)
             self._plain_cookies = dict(cookies) if cookies else None
             self._plain = {}
+
+    def _learn_headers(self) -> None:
+        """Tell the redactor the client's own headers (changed since it last learnt them)."""
+        self._ctx.recorder.redactor.learn_headers(self._headers)
+        self._learnt = dict(self._headers)
 
     def _plain_entry(self, method: str, path: str) -> tuple:
         origin, target = self._resolve(path, None)
@@ -278,6 +288,10 @@ class HttpClient:
                  name: str | None = None, timeout: float | None = None, expect_status=None,
                  catch_response: bool = False, allow_redirects: bool | None = None) -> tuple[tuple, _Options]:
         ctx = self._ctx
+        if headers:
+            ctx.recorder.redactor.learn_headers(headers)
+        if self._headers is not None and self._headers != self._learnt:
+            self._learn_headers()
         origin, target = self._resolve(path, params)
         series = ctx.recorder.series(method, name or target.partition("?")[0])
         entry = (method, target, series, origin, self._build(method, origin, target, json, data, headers))
