@@ -303,6 +303,9 @@ def test_credentials_in_the_host_never_reach_any_output(tmp_path, target):
 LEAKY = """
     from surge import HttpUser, constant, task
 
+    def teardown(host, data):  # its error is a notice on the terminal
+        raise RuntimeError("logout refused for SECRET-CLI-1")
+
     class Leaky(HttpUser):
         wait_time = constant(0.02)
         headers = {"X-Api-Key": "CLASS-KEY-2"}
@@ -343,3 +346,4 @@ def test_secrets_in_failure_messages_reach_no_output(tmp_path, target, live):
         for name, text in written.items():
             assert secret not in text, (secret, name)
     assert "bad ***" in proc.stdout  # the terminal's failure table shows the scrubbed message
+    assert "teardown() raised RuntimeError: logout refused for ***" in proc.stdout
