@@ -71,12 +71,21 @@ def redact_url(url: str) -> str:
 
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     """Mask credentials in free text by pattern, and any of ``secrets`` appearing literally."""
+    return _scrub(text, _longest_first(secrets))
+
+
+def _longest_first(secrets: Iterable[str]) -> tuple[str, ...]:
+    """The secrets worth searching for, longest first ("Bearer abcd" before "abcd")."""
+    return tuple(sorted((s for s in secrets if len(s) >= _MIN_LITERAL), key=len, reverse=True))
+
+
+def _scrub(text: str, ordered: tuple[str, ...]) -> str:
     text = _USERINFO_RE.sub(lambda m: f"{m.group(1)}{MASK}@", text)
     text = _COOKIE_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
     text = _SCHEME_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
     text = _PAIR_RE.sub(_masked_pair, text)
-    for secret in sorted(secrets, key=len, reverse=True):  # "Bearer abcd" before "abcd"
-        if len(secret) >= _MIN_LITERAL:
+    for secret in ordered:
+        if secret in text:
             text = text.replace(secret, MASK)
     return text
 
@@ -146,6 +155,7 @@ class Redactor:
 
     def __init__(self, *, urls: Iterable[str] = (), headers: Iterable[Mapping[str, str] | None] = ()) -> None:
         self._secrets: dict[str, None] = {}  # ordered set
+        self._ordered: tuple[str, ...] | None = None  # the same, longest first (once per change)
         self._cache: dict[str, str] = {}
         self._names: dict[str, bool] = {}  # header name -> secret-looking (a few distinct names)
         for url in urls:
@@ -181,12 +191,15 @@ class Redactor:
         if (isinstance(secret, str) and len(secret) >= _MIN_LITERAL and secret not in self._secrets
                 and len(self._secrets) < MAX_SECRETS):
             self._secrets[secret] = None
+            self._ordered = None
             self._cache.clear()  # a new secret may change any earlier result
 
     def __call__(self, text: str) -> str:
         done = self._cache.get(text)
         if done is None:
-            done = redact_text(text, self._secrets)
+            if self._ordered is None:
+                self._ordered = _longest_first(self._secrets)
+            done = _scrub(text, self._ordered)
             if len(self._cache) >= _CACHE_ENTRIES:
                 self._cache.clear()
             self._cache[text] = done
