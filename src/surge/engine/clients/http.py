@@ -15,12 +15,12 @@ import ssl
 import time
 from urllib.parse import urlencode, urljoin, urlsplit
 
-from ...model.redact import is_secret_header
 from .connection import Connection
 from .context import ClientContext, ns, origin_of
 from .cookies import CookieDict, CookieJar
 from .errors import CONNECT, STATUS, TIMEOUT, RequestFailure
 from .head import header_values, may_set_cookie
+from .headers import layered, without_credentials
 from .request import build_request
 from .response import Response, status_failed
 
@@ -465,31 +465,6 @@ class HttpClient:
             for conn in conns:
                 conn.abort()
         self._pool = None
-
-
-def without_credentials(headers: dict[str, str] | None) -> dict[str, str] | None:
-    """``headers`` without Authorization, Proxy-Authorization, Cookie and secret-named ones
-    (``X-Api-Key``, ``X-Auth-Token``...): what a redirect to another origin must not carry."""
-    if not headers:
-        return headers
-    return {name: value for name, value in headers.items() if not is_secret_header(name)}
-
-
-def layered(*sources: dict[str, str] | None) -> dict[str, str]:
-    """Header dicts merged in order: a later source replaces an earlier one's header however
-    spelt (``authorization`` over ``Authorization``), taking the later spelling."""
-    out: dict[str, str] = {}
-    for source in sources:
-        if not source:
-            continue
-        if out:
-            spelt = {key.lower(): key for key in out}
-            for key in source:
-                earlier = spelt.get(key.lower())
-                if earlier is not None and earlier != key:
-                    del out[earlier]
-        out.update(source)
-    return out
 
 
 class _CaughtRequest:
