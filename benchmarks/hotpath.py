@@ -24,12 +24,8 @@ import httptools
 import uvloop
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "src"))
-
-from surge.engine.clients.http import ClientContext  # noqa: E402
-from surge.engine.runtime import VirtualUser, WorkerContext, closed_loop, retire  # noqa: E402
-from surge.engine.scenario import load_scenario  # noqa: E402
-from surge.metrics.recorder import Recorder  # noqa: E402
+HELLO = HERE / "scenarios" / "hello.py"
+sys.path.insert(0, str(HERE.parent / "src"))  # surge is imported when first measured (cookies.py may point elsewhere)
 
 #: what nginx 1.22 answers to ``return 200 "ok"`` (benchmarks/common.py's config)
 NGINX_OK = (b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Tue, 01 Dec 2026 10:00:00 GMT\r\n"
@@ -38,7 +34,9 @@ _perf_ns = time.perf_counter_ns
 
 
 class EchoTransport(asyncio.Transport):
-    """Answers each write with NGINX_OK on the next loop pass."""
+    """Answers each write with ``response`` (NGINX_OK) on the next loop pass."""
+
+    response = NGINX_OK
 
     def __init__(self, loop, protocol) -> None:
         super().__init__()
@@ -46,7 +44,7 @@ class EchoTransport(asyncio.Transport):
 
     def write(self, data) -> None:
         if not self._closed:
-            self._loop.call_soon(self._protocol.data_received, NGINX_OK)
+            self._loop.call_soon(self._protocol.data_received, self.response)
 
     def abort(self) -> None:
         self.close()
@@ -64,9 +62,11 @@ class EchoTransport(asyncio.Transport):
 
 
 class InMemoryLoop(uvloop.Loop):
+    transport_class = EchoTransport
+
     async def create_connection(self, factory, host=None, port=None, **kw):
         protocol = factory()
-        transport = EchoTransport(self, protocol)
+        transport = self.transport_class(self, protocol)
         protocol.connection_made(transport)
         return transport, protocol
 
@@ -141,9 +141,16 @@ async def run_minimal(users: int, requests: int) -> int:
     return len(latencies)
 
 
-async def run_surge(users: int, requests: int) -> int:
+async def run_surge(users: int, requests: int, scenario_path: Path = HELLO) -> int:
+    """surge's closed loop: ``users`` virtual users of the scenario's first class, until
+    ``requests`` requests of ``GET /`` were answered."""
+    from surge.engine.clients.http import ClientContext
+    from surge.engine.runtime import VirtualUser, WorkerContext, closed_loop, retire
+    from surge.engine.scenario import load_scenario
+    from surge.metrics.recorder import Recorder
+
     recorder = Recorder()
-    scenario = load_scenario(HERE / "scenarios" / "hello.py")
+    scenario = load_scenario(scenario_path)
     clients = ClientContext("http://127.0.0.1:8080", recorder, timeout_s=30.0)
     ctx = WorkerContext(SimpleNamespace(), 0, 1, scenario, recorder, clients, None, time.perf_counter(),
                         asyncio.Event())
@@ -165,13 +172,17 @@ async def run_surge(users: int, requests: int) -> int:
 async def run_surge_open(users: int, requests: int) -> int:
     """surge's open executor at an arrival rate the in-memory loop keeps up with (the arrivals of
     ``requests`` spread over 2 s), to see what the open path adds per iteration."""
+    from surge.engine.clients.http import ClientContext
     from surge.engine.executors.open import OpenExecutor
+    from surge.engine.runtime import WorkerContext
+    from surge.engine.scenario import load_scenario
+    from surge.metrics.recorder import Recorder
     from surge.model.plan import OpenWorkload, Stage, TestPlan
 
     rate = requests / 2.0
     recorder = Recorder()
-    scenario = load_scenario(HERE / "scenarios" / "hello.py")
-    plan = TestPlan(str(HERE / "scenarios" / "hello.py"), "http://127.0.0.1:8080",
+    scenario = load_scenario(HELLO)
+    plan = TestPlan(str(HELLO), "http://127.0.0.1:8080",
                     OpenWorkload((Stage(0, rate), Stage(2.0, rate)), max_users=1000))
     clients = ClientContext("http://127.0.0.1:8080", recorder, timeout_s=30.0, open_workload=True)
     ctx = WorkerContext(plan, 0, 1, scenario, recorder, clients, None, time.perf_counter(), asyncio.Event())
@@ -185,11 +196,21 @@ async def run_surge_open(users: int, requests: int) -> int:
 RUNNERS = {"bare": run_bare, "minimal": run_minimal, "surge": run_surge, "surge-open": run_surge_open}
 
 
+def import_surge() -> None:
+    """Import what the surge runners use, so the first round does not time the imports."""
+    import surge.engine.executors.open  # noqa: F401
+    import surge.engine.runtime  # noqa: F401
+
+
 def measure(name: str, users: int, requests: int) -> float:
-    loop = InMemoryLoop()
+    return cpu_us_per_request(InMemoryLoop(), RUNNERS[name](users, requests))
+
+
+def cpu_us_per_request(loop: asyncio.AbstractEventLoop, run) -> float:
+    """Run the coroutine ``run`` (it returns the requests it made) on ``loop``, then close the loop."""
     try:
         cpu = time.process_time()
-        done = loop.run_until_complete(RUNNERS[name](users, requests))
+        done = loop.run_until_complete(run)
         return (time.process_time() - cpu) * 1e6 / done
     finally:
         loop.close()
@@ -204,6 +225,7 @@ def main() -> int:
     args = parser.parse_args()
     names = args.only.split(",")
     results: dict[str, list[float]] = {n: [] for n in names}
+    import_surge()
     for _ in range(args.rounds):  # interleaved, as throughput.py does
         for name in names:
             results[name].append(measure(name, args.users, args.requests))

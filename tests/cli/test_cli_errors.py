@@ -31,9 +31,11 @@ OK_SCENARIO = """
 """
 
 
-def surge(*args: str, cwd: Path, timeout_s: float = 60) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SURGE_")}
-    return subprocess.run([SURGE, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout_s)
+def surge(*args: str, cwd: Path, timeout_s: float = 60, env: dict[str, str] | None = None
+          ) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SURGE_")}
+    return subprocess.run([SURGE, *args], cwd=cwd, env={**clean, **(env or {})}, capture_output=True, text=True,
+                          timeout=timeout_s)
 
 
 def write(folder: Path, name: str, source: str) -> str:
@@ -89,6 +91,31 @@ def test_a_scenario_without_user_classes_cannot_proceed(tmp_path):
                           "no user class")
 
 
+ZERO_WEIGHTS = """
+    from surge import HttpUser, task
+
+    class Reader(HttpUser):
+        weight = 0
+
+        @task
+        async def read(self):
+            await self.client.get("/ok")
+
+    class Writer(HttpUser):
+        @task(0)
+        async def write(self):
+            await self.client.post("/ok")
+"""
+
+
+def test_classes_that_weigh_nothing_are_named_with_their_zero_weights(tmp_path):
+    """Regression: they were reported as "no user class has a task", though each has one."""
+    name = write(tmp_path, "zero.py", ZERO_WEIGHTS)
+    line = assert_one_line_error(surge("run", name, "--host", refused_host(), cwd=tmp_path), 3, "zero.py",
+                                 "Reader has weight 0", "every task of Writer has weight 0")
+    assert "no user class has a task" not in line
+
+
 BROKEN = """
     from surge import HttpUser
 
@@ -126,6 +153,51 @@ def test_debug_set_in_the_config_file_shows_the_traceback_too(tmp_path):
 @pytest.mark.parametrize("host", ["localhost:8000", "ftp://127.0.0.1:21", "http://127.0.0.1:99999"])
 def test_an_invalid_host_url_is_a_usage_error(tmp_path, scenario, host):
     assert_one_line_error(surge("run", scenario, "--host", host, cwd=tmp_path), 2, "--host", host)
+
+
+BAD_HOST = "http://alice:PASS@127.0.0.1:99999"
+
+
+@pytest.mark.parametrize("where", ["--host", "SURGE_HOST", "surge.toml"])
+def test_an_invalid_host_is_reported_without_its_password(tmp_path, scenario, where):
+    args, env = [], {}
+    if where == "--host":
+        args = ["--host", BAD_HOST]
+    elif where == "SURGE_HOST":
+        env = {"SURGE_HOST": BAD_HOST}
+    else:
+        (tmp_path / "surge.toml").write_text(f'host = "{BAD_HOST}"\n')
+    proc = surge("run", scenario, *args, cwd=tmp_path, env=env)
+    line = assert_one_line_error(proc, 2, "invalid port", "alice:***@127.0.0.1:99999")  # user and address help
+    assert where.split(".")[0].lower() in line.lower()
+    assert "PASS" not in proc.stderr + proc.stdout
+
+
+def test_a_malformed_header_table_is_reported_without_the_token(tmp_path, scenario):
+    (tmp_path / "surge.toml").write_text('headers = "Bearer TOML-TOKEN-1"\n')
+    proc = surge("run", scenario, "--host", refused_host(), cwd=tmp_path)
+    assert_one_line_error(proc, 2, "headers", "Bearer ***")
+    assert "TOML-TOKEN-1" not in proc.stderr + proc.stdout
+
+
+SETUP_LEAKS = """
+    from surge import HttpUser, task
+
+    def setup(host):
+        raise RuntimeError("login refused for key SECRET-CLI-5")
+
+    class Browser(HttpUser):
+        @task
+        async def ok(self):
+            await self.client.get("/ok")
+"""
+
+
+def test_an_error_line_quoting_a_secret_the_run_was_given_is_scrubbed(tmp_path):
+    name = write(tmp_path, "leaks.py", SETUP_LEAKS)
+    proc = surge("run", name, "--host", refused_host(), "--header", "X-Api-Key: SECRET-CLI-5", cwd=tmp_path)
+    assert_one_line_error(proc, 3, "setup() raised RuntimeError: login refused for key ***")
+    assert "SECRET-CLI-5" not in proc.stdout + proc.stderr
 
 
 def test_an_unreachable_target_at_the_health_preflight_cannot_proceed(tmp_path, scenario):

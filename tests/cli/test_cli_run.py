@@ -62,8 +62,8 @@ SCENARIO = """
 """
 
 
-def surge_args(tmp_path: Path, host: str, *extra: str) -> list[str]:
-    (tmp_path / "scenario.py").write_text(textwrap.dedent(SCENARIO))
+def surge_args(tmp_path: Path, host: str, *extra: str, scenario: str = SCENARIO) -> list[str]:
+    (tmp_path / "scenario.py").write_text(textwrap.dedent(scenario))
     return [SURGE, "run", "scenario.py", "--host", host, "--processes", "1", "--live", "off",
             "--out", str(tmp_path / "out"), *extra]
 
@@ -72,8 +72,9 @@ def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("SURGE_")}
 
 
-def run_surge(tmp_path: Path, host: str, *extra: str, timeout_s: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run(surge_args(tmp_path, host, *extra), cwd=tmp_path, env=clean_env(),
+def run_surge(tmp_path: Path, host: str, *extra: str, timeout_s: float = 60,
+              scenario: str = SCENARIO) -> subprocess.CompletedProcess:
+    return subprocess.run(surge_args(tmp_path, host, *extra, scenario=scenario), cwd=tmp_path, env=clean_env(),
                           capture_output=True, text=True, timeout=timeout_s)
 
 
@@ -297,3 +298,52 @@ def test_credentials_in_the_host_never_reach_any_output(tmp_path, target):
     assert {p.name for p in written} >= set(RESULT_FILES)
     for path in written:
         assert secret.encode() not in path.read_bytes(), path.name
+
+
+LEAKY = """
+    from surge import HttpUser, constant, task
+
+    def teardown(host, data):  # its error is a notice on the terminal
+        raise RuntimeError("logout refused for SECRET-CLI-1")
+
+    class Leaky(HttpUser):
+        wait_time = constant(0.02)
+        headers = {"X-Api-Key": "CLASS-KEY-2"}
+
+        @task
+        async def raises(self):
+            token = self.client.headers["Authorization"].split()[1]
+            raise Exception(f"bad {token}")
+
+        @task
+        async def query(self):
+            resp = await self.client.get("/status/500?api_key=QUERY-SECRET-3&page=2", name="/status/500")
+            assert resp.ok, resp  # the message quotes the request, query string and all
+
+        @task
+        async def check(self):
+            resp = await self.client.get("/ok", headers={"X-Auth-Token": "REQUEST-SECRET-4"})
+            resp.failure(f"rejected with {self.client.headers} and REQUEST-SECRET-4, CLASS-KEY-2")
+"""
+SECRETS = ("SECRET-CLI-1", "CLASS-KEY-2", "QUERY-SECRET-3", "REQUEST-SECRET-4")
+
+
+@pytest.mark.parametrize("live", ["lines", "rich"])
+def test_secrets_in_failure_messages_reach_no_output(tmp_path, target, live):
+    """Regression: a token in a task's exception, a request's ``api_key`` quoted by an assertion
+    and header values in a check's message were written verbatim to summary.json, failures.csv
+    and the terminal."""
+    proc = run_surge(tmp_path, target.url, "--users", "2", "--duration", "1s", "--live", live,
+                     "--header", "Authorization: Bearer SECRET-CLI-1", scenario=LEAKY)
+    assert proc.returncode == 1, proc.stderr  # requests failed: the messages were recorded
+    written = {path.name: path.read_text() for path in (tmp_path / "out").iterdir()}
+    failures = written["failures.csv"]
+    assert "exception: Exception: bad ***" in failures
+    assert "api_key=***&page=2" in failures  # the rest of the query stays: it helps
+    assert "'Authorization': 'Bearer ***'" in failures
+    for secret in SECRETS:
+        assert secret not in proc.stdout + proc.stderr, secret
+        for name, text in written.items():
+            assert secret not in text, (secret, name)
+    assert "bad ***" in proc.stdout  # the terminal's failure table shows the scrubbed message
+    assert "teardown() raised RuntimeError: logout refused for ***" in proc.stdout

@@ -186,6 +186,25 @@ def test_zero_weights_drop_tasks_and_classes(write):
     assert weights(scenario, "On") == {"b": 1}
 
 
+def test_only_zero_weights_is_said_as_such(write):
+    path = write("zeros.py", """
+        from surge import HttpUser, task
+
+        async def ping(user):
+            pass
+
+        class Idle(HttpUser):
+            pass
+
+        class Muted(HttpUser):
+            tasks = {ping: 0}
+    """)
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(path)
+    assert err.value.message == "zeros.py: no user class can be picked: every task of Muted has weight 0"
+    assert err.value.exit_code == ExitCode.CANNOT_PROCEED and "weight > 0" in err.value.hint
+
+
 # -- tags --------------------------------------------------------------------------------------------
 TAGGED = """
     from surge import HttpUser, tag, task

@@ -18,8 +18,9 @@ from rich.console import Console
 from ..config import settle
 from ..engine.guard import Escalated, LoopGuard
 from ..engine.run import Run
-from ..engine.scenario import load_scenario
-from ..model.errors import ConfigError
+from ..engine.scenario import Scenario, load_scenario, run_redactor
+from ..model.errors import ConfigError, SurgeError
+from ..model.plan import TestPlan
 from ..model.summary import RunResult
 from ..outputs.results import ResultsWriter, default_out_dir
 from ..thresholds import ThresholdJudge
@@ -33,8 +34,20 @@ def execute(cli_options: dict, env: dict | None = None, cwd: Path | None = None,
     plan = settle(cli_options, os.environ if env is None else env, cwd or Path.cwd())
     if session is not None:
         session.debug = session.debug or plan.debug
-    scenario = load_scenario(plan.scenario_path, tags=plan.tags, exclude_tags=plan.exclude_tags,
-                             user_classes=plan.user_classes)
+    try:
+        scenario = load_scenario(plan.scenario_path, tags=plan.tags, exclude_tags=plan.exclude_tags,
+                                 user_classes=plan.user_classes)
+    except SurgeError as exc:  # an import error may quote a token the plan carries
+        exc.scrub(run_redactor(plan))
+        raise
+    try:
+        return _execute(plan, scenario)
+    except SurgeError as exc:  # setup() or the preflight failed: the error may quote a secret
+        exc.scrub(run_redactor(plan, scenario))
+        raise
+
+
+def _execute(plan: TestPlan, scenario: Scenario) -> int:
     if not plan.host:
         if not scenario.default_host:
             raise ConfigError("no target host", "pass --host http://127.0.0.1:8000 or set `host` on the user class")

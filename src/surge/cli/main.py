@@ -46,6 +46,7 @@ import click  # noqa: E402
 
 from .. import __version__
 from ..model.errors import ExitCode, SurgeError
+from ..model.redact import redact_text
 from .session import Session
 
 RUN_HELP = """Run SCENARIO (a Python file of HttpUser classes) against --host.
@@ -170,8 +171,9 @@ def _clean(options: dict) -> dict:
 
 def _header(text: str) -> tuple[str, str]:
     name, sep, value = text.partition(":")
-    if not sep or not name.strip():
-        raise click.UsageError(f"--header {text!r} is not 'Name: value'")
+    if not sep or not name.strip():  # the rest may be a token the colon was meant to precede
+        shown = text.split(None, 1)[0] + " ***" if " " in text.strip() else text
+        raise click.UsageError(f"--header {shown!r} is not 'Name: value'")
     return name.strip(), value.strip()
 
 
@@ -199,24 +201,30 @@ def main(argv: list[str] | None = None) -> None:
         code = ExitCode.USAGE
     except click.UsageError as exc:
         hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
-        click.echo(f"surge: error: {exc.format_message()}{hint}", err=True)
+        _error(f"surge: error: {exc.format_message()}{hint}")
         code = ExitCode.USAGE
     except click.Abort:
         code = ExitCode.INTERRUPTED
     except SurgeError as exc:
         if session.debug:  # the traceback, then the same line and exit code as without --debug
             traceback.print_exc()
-        click.echo(f"surge: error: {exc}", err=True)
+        _error(f"surge: error: {exc}")
         code = exc.exit_code
     except SystemExit as exc:
         code = exc.code
     except Exception as exc:  # a bug of ours: one line, a hint, and the traceback only with --debug
         if session.debug:
             traceback.print_exc()
-        click.echo(f"surge: internal error: {type(exc).__name__}: {exc} "
-                   "(run with --debug for the traceback, and please report it)", err=True)
+        _error(f"surge: internal error: {type(exc).__name__}: {exc} "
+               "(run with --debug for the traceback, and please report it)")
         code = ExitCode.CANNOT_PROCEED
     sys.exit(int(code or 0))
+
+
+def _error(line: str) -> None:
+    """An error line on stderr, scrubbed of credentials: it may quote a URL with a password or a
+    header value (``--host 'http://alice:***@...' has an invalid port``)."""
+    click.echo(redact_text(line), err=True)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from ..model.durations import parse_duration
 from ..model.errors import ConfigError
+from ..model.redact import redact_headers, redact_text
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -46,10 +47,19 @@ class Raw:
         return f"{self.key} in {self.origin}"
 
     def fail(self, problem: str) -> ConfigError:
-        """``--users 0 is not a whole number >= 1`` (file: ``users 0 in surge.toml is ...``)."""
+        """``--users 0 is not a whole number >= 1`` (file: ``users 0 in surge.toml is ...``).
+        The value is shown scrubbed: a bad host may carry a password, bad headers a token."""
         if self.origin in ("cli", "env"):
-            return ConfigError(f"{self.label} {self.value!r} {problem}")
-        return ConfigError(f"{self.key} {self.value!r} in {self.origin} {problem}")
+            return ConfigError(f"{self.label} {self.shown} {problem}")
+        return ConfigError(f"{self.key} {self.shown} in {self.origin} {problem}")
+
+    @property
+    def shown(self) -> str:
+        """The value as an error message quotes it, credentials masked."""
+        value = self.value
+        if isinstance(value, Mapping):
+            value = redact_headers({str(k): v for k, v in value.items()})
+        return redact_text(repr(value))
 
 
 # -- sources ---------------------------------------------------------------------------------
@@ -212,5 +222,5 @@ def to_headers(raw: Raw) -> dict[str, str]:
     if isinstance(v, (list, tuple)) and all(isinstance(i, str) and ":" in i for i in v):
         v = dict((name.strip(), value.strip()) for name, _, value in (i.partition(":") for i in v))
     if not isinstance(v, Mapping) or not all(isinstance(k, str) and isinstance(x, str) for k, x in v.items()):
-        raise raw.fail('is not a table of header names to strings; use e.g. { Authorization = "Bearer ..." }')
+        raise raw.fail('is not a table of header names to strings; use e.g. { Accept = "application/json" }')
     return dict(v)

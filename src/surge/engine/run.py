@@ -31,7 +31,7 @@ from ..model.errors import ScenarioError
 from ..model.events import IntervalStats, Notice, RunStarted, StageChanged, ThresholdBreached
 from ..model.kinds import WorkloadKind
 from ..model.plan import TestPlan
-from ..model.redact import redact_url
+from ..model.redact import redact_summary, redact_url
 from ..model.schedule import level_at, stage_index_at
 from ..model.summary import GeneratorInfo, Judgement, RunResult, RunSummary, ThresholdResult, UsersInfo
 from ..model.verdict import RunFacts, decide
@@ -40,7 +40,7 @@ from .fanout import Fanout
 from .guard import Escalated
 from .launchers import InProcessLauncher, Launcher, ProcessLauncher
 from .preflight import wait_healthy
-from .scenario import Scenario
+from .scenario import Scenario, run_redactor
 from .worker import ANSWER_S, plan_length_s
 
 #: an interval still missing a worker's snapshot this many intervals after it ended is closed partial
@@ -83,6 +83,9 @@ class Run:
         self.out_dir = out_dir
         self.stats = RunStats()
         self.state = RunState.PENDING
+        #: what the coordinator shows or writes is scrubbed of the run's secrets (workers scrub
+        #: their failure messages already; a notice or the summary may quote a setup error)
+        self._redact = run_redactor(self.plan, scenario)
         self._outputs = Fanout(outputs)
         self._book = IntervalBook(range(self.plan.processes))
         self._usage = UsageTracker()
@@ -152,6 +155,8 @@ class Run:
             self._move_deadline(self.plan.graceful_stop_s + ANSWER_S)
 
     def emit(self, event: object) -> None:
+        if isinstance(event, Notice):
+            event = dataclasses.replace(event, message=self._redact(event.message))
         self._outputs.emit(event)
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -441,7 +446,7 @@ class Run:
             users=UsersInfo(self._users_peak, stats.users_started, stats.users_start_failed),
             status_reasons=reasons,
         )
-        result = RunResult(summary, stats.histograms(), code, self.out_dir)
+        result = RunResult(redact_summary(summary, self._redact), stats.histograms(), code, self.out_dir)
         self._outputs.finish(result)
         return result
 
@@ -459,7 +464,7 @@ class Run:
             reasons = tuple(f"{r} during teardown(), after the load" for r in reasons)
         summary = dataclasses.replace(result.summary, status=status, status_reasons=reasons,
                                       warnings=result.summary.warnings + tuple(late))
-        revised = dataclasses.replace(result, summary=summary, exit_code=code)
+        revised = dataclasses.replace(result, summary=redact_summary(summary, self._redact), exit_code=code)
         self._outputs.revise(revised)
         return revised
 

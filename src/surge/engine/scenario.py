@@ -11,6 +11,8 @@ from typing import Any, Callable
 
 from ..metrics.custom import Metric
 from ..model.errors import ConfigError, ScenarioError
+from ..model.plan import TestPlan
+from ..model.redact import Redactor
 from .user import LoadTestShape, TaskSpec, User
 
 
@@ -34,6 +36,15 @@ class Scenario:
     @property
     def default_host(self) -> str | None:
         return next((u.cls.host for u in self.user_classes if u.cls.host), None)
+
+
+def run_redactor(plan: TestPlan, scenario: Scenario | None = None) -> Redactor:
+    """A redactor that knows the secrets a run is given before it starts: the password in the
+    host URL, the values of secret-named ``--header`` / config headers, and each user class's
+    ``host`` and ``headers`` (the clients tell it the ones set while the run goes on)."""
+    classes = [u.cls for u in scenario.user_classes] if scenario is not None else []
+    return Redactor(urls=[plan.host, *(c.host or "" for c in classes)],
+                    headers=[dict(plan.headers), *(getattr(c, "headers", None) for c in classes)])
 
 
 def load_scenario(path: str | Path, *, tags=(), exclude_tags=(), user_classes=()) -> Scenario:
@@ -115,5 +126,26 @@ def _select(classes, tags: set[str], exclude: set[str], path: Path) -> list[User
     if not plans:
         if tags or exclude:
             raise ConfigError("no task matches --tags/--exclude-tags", f"check the @tag names used in {path.name}")
-        raise ScenarioError(f"{path.name}: no user class has a task", "decorate async methods with @task")
+        raise _nothing_to_run(classes, path)
     return plans
+
+
+def _nothing_to_run(classes, path: Path) -> ScenarioError:
+    """Why no class can run. Weight 0 is said as such: a class with tasks is not "without a task"."""
+    reasons = [reason for reason in map(_weighs_nothing, classes) if reason]
+    if reasons:
+        return ScenarioError(f"{path.name}: no user class can be picked: {'; '.join(reasons)}",
+                             "give a user class, and one of its @task methods, a weight > 0")
+    return ScenarioError(f"{path.name}: no user class has a task", "decorate async methods with @task")
+
+
+def _weighs_nothing(cls: type[User]) -> str | None:
+    """``Admin has weight 0`` / ``every task of Admin has weight 0``, or None (it has no task)."""
+    specs = cls.task_specs()
+    if not specs:
+        return None
+    if cls.weight == 0:
+        return f"{cls.__name__} has weight 0"
+    if all(t.weight == 0 for t in specs):
+        return f"every task of {cls.__name__} has weight 0"
+    return None

@@ -29,7 +29,7 @@ from .clients.http import ClientContext
 from .executors.closed import ClosedExecutor
 from .executors.open import OpenExecutor
 from .runtime import WorkerContext
-from .scenario import Scenario, load_scenario
+from .scenario import Scenario, load_scenario, run_redactor
 
 _perf = time.perf_counter
 _MB = 1024 * 1024
@@ -53,7 +53,7 @@ class Worker:
                                                   exclude_tags=plan.exclude_tags, user_classes=plan.user_classes)
         self.stop = asyncio.Event()
         self.kill = asyncio.Event()
-        self.recorder = Recorder()
+        self.recorder = Recorder(run_redactor(plan, self.scenario))
         self._process = psutil.Process()
         self._mark = (time.process_time(), _perf())  # CPU and wall time at the last full boundary
         self._dropped_sent = 0

@@ -6,12 +6,17 @@ once per interval from the buffered values (see :meth:`Histogram.record_many`).
 A task whose own code raised is counted as a failed "request" of the series
 ``TASK <Class.task>`` (kind ``exception``), so error rates, the verdict and thresholds see it;
 it is not timed.
+
+Failure messages and warnings leave the worker scrubbed of credentials (``Recorder.redactor``):
+once per distinct message at the interval's flush, so a failing request costs what it did.
 """
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 from ..model.kinds import FailureKind
+from ..model.redact import Redactor
 from .hdr import Histogram
 from .snapshot import SeriesSnapshot
 
@@ -45,7 +50,8 @@ class Series:
         self.failures += 1
         self.errors[(kind, message)] += 1
 
-    def flush(self) -> SeriesSnapshot | None:
+    def flush(self, redact: Callable[[str], str] = str) -> SeriesSnapshot | None:
+        """This interval's figures (None without traffic); ``redact`` scrubs each failure message."""
         if not (self.requests or self.cancelled or self.failures):
             return None
         snap = SeriesSnapshot(
@@ -53,7 +59,7 @@ class Series:
             latency=_wire(self.latencies_us), service=_wire(self.service_us),
             requests=self.requests, failures=self.failures, cancelled=self.cancelled,
             bytes_received=self.bytes_received, bytes_sent=self.bytes_sent,
-            errors=[[str(k), m, c] for (k, m), c in self.errors.items()],
+            errors=[[str(k), redact(m), c] for (k, m), c in self.errors.items()],
         )
         self.latencies_us, self.service_us = [], []
         self.requests = self.failures = self.cancelled = self.bytes_received = self.bytes_sent = 0
@@ -73,10 +79,12 @@ class Recorder:
     """All series of one worker. ``series()`` caps distinct names at :data:`MAX_SERIES`.
 
     Also counts what the verdict needs beyond requests: users that started or failed to start,
-    and one-line warnings (each sent once) for the coordinator to show.
+    and one-line warnings (each sent once) for the coordinator to show. ``redactor`` knows the
+    run's secrets (the worker and the clients tell it) and scrubs what is flushed.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, redactor: Redactor | None = None) -> None:
+        self.redactor = redactor if redactor is not None else Redactor()
         self._series: dict[tuple[str, str], Series] = {}
         self.warnings: list[str] = []
         self._warned: set[str] = set()
@@ -112,9 +120,10 @@ class Recorder:
         """This interval's series with traffic, and the new warnings. A series whose histogram
         cannot be built keeps its figures for the next flush (with a warning); the rest go now."""
         snaps = []
+        redact = self.redactor
         for series in self._series.values():
             try:
-                snap = series.flush()
+                snap = series.flush(redact)
             except Exception as exc:
                 self.warn(f"some series could not be sent with an interval ({type(exc).__name__}: {exc}); "
                           "their figures stay for the next one")
@@ -122,4 +131,4 @@ class Recorder:
             if snap is not None:
                 snaps.append(snap)
         warnings, self.warnings = self.warnings, []
-        return snaps, warnings
+        return snaps, [redact(w) for w in warnings]

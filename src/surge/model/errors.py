@@ -6,6 +6,7 @@ below it raises typed errors with a message that names the bad key and value.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 
 
 class ExitCode(enum.IntEnum):
@@ -29,6 +30,14 @@ class SurgeError(Exception):
 
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message} ({self.hint})"
+
+    def scrub(self, redact: Callable[[str], str]) -> "SurgeError":
+        """Pass the message and hint through ``redact`` (in place: the traceback stays); self."""
+        self.message = redact(self.message)
+        self.args = (self.message,)
+        if self.hint:
+            self.hint = redact(self.hint)
+        return self
 
 
 class ConfigError(SurgeError):

@@ -433,3 +433,17 @@ def test_a_header_value_that_is_not_a_string_is_sent_as_text(target):
 
     seen = drive(target.url, body)
     assert seen["header_map"]["x-count"] == "3" and seen["header_map"]["x-list"] == "['a', 'b']"
+
+
+def test_the_client_tells_the_redactor_the_secret_headers_it_sends(target):
+    async def body(client, recorder):
+        await client.get("/ok", headers={"X-Api-Key": "request-key-1", "Accept": "text/plain"})
+        client.headers["Authorization"] = "Bearer after-login-2"  # a token set after login
+        await client.get("/ok")
+        client.headers["Authorization"] = "Bearer refreshed-3"
+        await client.get("/ok", name="ok")  # a request with keywords sees the change too
+        return recorder.redactor.secrets
+
+    secrets = drive(target.url, body)
+    assert {"request-key-1", "after-login-2", "refreshed-3"} <= set(secrets)
+    assert "text/plain" not in secrets

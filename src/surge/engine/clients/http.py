@@ -13,19 +13,21 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from http.cookies import SimpleCookie
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from .connection import Connection
 from .context import ClientContext, ns, origin_of
+from .cookies import CookieDict, CookieJar
 from .errors import CONNECT, STATUS, TIMEOUT, RequestFailure
 from .head import header_values, may_set_cookie
+from .headers import layered, without_credentials
 from .request import build_request
 from .response import Response, status_failed
 
 __all__ = ["ClientContext", "HttpClient", "KEYWORDS"]  # ClientContext: where the engine imports it from
 
 _perf_ns = time.perf_counter_ns
+_time = time.time
 _new_response = object.__new__
 _MAX_REDIRECTS = 10
 _REDIRECTS = frozenset((301, 302, 303, 307, 308))
@@ -48,27 +50,35 @@ class _Options:
 
 
 class HttpClient:
-    """``get/post/put/patch/delete/head/options/request``. Cookies are kept per client (per user).
+    """``get/post/put/patch/delete/head/options/request``. Cookies are kept per client (per user)
+    in a jar scoped by domain and path (``cookies.py``).
 
-    ``headers`` and ``cookies`` are plain dicts a scenario may change at any time (a token set
-    after login): the next request carries the change.
+    ``headers`` is a plain dict and ``cookies`` a dict view of the jar; a scenario may change
+    either at any time (a token set after login): the next request carries the change.
     """
 
-    __slots__ = ("_ctx", "_base", "_headers", "_cookies", "_conn", "_pool", "_plain", "_plain_headers",
-                 "_plain_cookies", "intended_ns", "created", "started")
+    __slots__ = ("_ctx", "_base", "_headers", "_jar", "_conn", "_pool", "_plain", "_plain_headers",
+                 "_plain_version", "_learnt", "intended_ns", "created", "started")
 
     def __init__(self, ctx: ClientContext, headers: dict[str, str] | None = None) -> None:
         self._ctx = ctx
-        merged = {**ctx.default_headers, **(headers or {})}
+        # the class's headers, then the run's (--header, the config file) over them: the command
+        # line is the later, more specific layer, and a token passed there must be the one sent
+        merged = layered(headers, ctx.default_headers)
         shared = ctx.shared_cache(merged)
         #: the headers until the scenario reads ``client.headers`` (then its own copy, _headers),
         #: and the request-bytes cache in use with the headers and cookies its bytes carry: most
         #: users of a class never change their headers and share both with the others
         self._base, self._plain = shared if shared is not None else (merged, {})
         self._plain_headers: dict = self._base
-        self._plain_cookies: dict | None = None
         self._headers: dict[str, str] | None = None
-        self._cookies: dict[str, str] | None = None
+        #: the cookies, from the first one on (a client that never gets one has none: no cost),
+        #: and the jar's version that the request bytes in use carry
+        self._jar: CookieJar | None = None
+        self._plain_version = 0
+        #: the client's own headers as the redactor last learnt them (their secrets are scrubbed
+        #: from failure messages: a token set after login that a task's exception repeats)
+        self._learnt: dict | None = None
         self._conn: Connection | None = None  # the idle connection to the context's origin
         self._pool: dict[tuple, list[Connection]] | None = None  # further idle connections
         #: open workloads: the scheduled start of the current iteration, for its first request
@@ -90,14 +100,22 @@ class HttpClient:
         self._headers = value
 
     @property
-    def cookies(self) -> dict[str, str]:
-        if self._cookies is None:
-            self._cookies = {}
-        return self._cookies
+    def cookies(self) -> CookieDict:
+        """The cookies as a dict of name -> value. ``cookies[k] = v`` sets a cookie for the base
+        origin (host-only, path ``/``); server-set cookies go where their domain and path say."""
+        return CookieDict(self._cookie_jar())
 
     @cookies.setter
     def cookies(self, value: dict[str, str]) -> None:
-        self._cookies = value
+        jar = self._cookie_jar()
+        jar.clear()
+        for name, text in dict(value).items():
+            jar.put(name, text)
+
+    def _cookie_jar(self) -> CookieJar:
+        if self._jar is None:
+            self._jar = CookieJar(self._ctx.origin)
+        return self._jar
 
     # -- verbs ------------------------------------------------------------------------------
     def get(self, path: str, **kw):
@@ -152,8 +170,9 @@ class HttpClient:
         self.started += 1
         ctx = self._ctx
         if kw is None:
-            if (self._headers is not None and self._headers != self._plain_headers) \
-                    or (self._cookies or None) != self._plain_cookies:
+            jar = self._jar
+            if (self._headers is not None and self._headers != self._plain_headers) or (jar is not None and (
+                    jar.version != self._plain_version or 0 < jar.expires_at <= _time())):
                 self._rebind()  # headers or cookies changed (a token set after login, a cookie stored)
             entry = self._plain.get(path if method == "GET" else (method, path)) or self._plain_entry(method, path)
             opts = None
@@ -219,7 +238,7 @@ class HttpClient:
             series.service_us.append((end_ns - sent_ns) // 1000)
         series.bytes_received += len(body)
         if raw.lower().partition(b"set-cookie")[1]:  # head.may_set_cookie() written out (a call less)
-            self._store_cookies(raw)
+            self._store_cookies(entry[3], entry[1], raw)
         resp = _new_response(Response)  # Response.__init__ written out: ~0.1 µs less per request
         resp._request = entry
         resp.status = status
@@ -253,16 +272,25 @@ class HttpClient:
     def _rebind(self) -> None:
         """Pick the request-bytes cache for the client's current headers and cookies: the one
         shared by clients with the same headers (when it has no cookies), else its own."""
-        cookies = self._cookies or None
+        jar = self._jar
+        if jar is not None:
+            if 0 < jar.expires_at <= _time():
+                jar.expire()
+            self._plain_version = jar.version
         headers = self._base if self._headers is None else self._headers
-        shared = None if cookies else self._ctx.shared_cache(headers)
+        if self._headers is not None and self._headers != self._learnt:
+            self._learn_headers()
+        shared = None if jar else self._ctx.shared_cache(headers)
         if shared is not None:
             self._plain_headers, self._plain = shared
-            self._plain_cookies = None
         else:
             self._plain_headers = dict(headers)
-            self._plain_cookies = dict(cookies) if cookies else None
             self._plain = {}
+
+    def _learn_headers(self) -> None:
+        """Tell the redactor the client's own headers (changed since it last learnt them)."""
+        self._ctx.recorder.redactor.learn_headers(self._headers)
+        self._learnt = dict(self._headers)
 
     def _plain_entry(self, method: str, path: str) -> tuple:
         origin, target = self._resolve(path, None)
@@ -276,6 +304,10 @@ class HttpClient:
                  name: str | None = None, timeout: float | None = None, expect_status=None,
                  catch_response: bool = False, allow_redirects: bool | None = None) -> tuple[tuple, _Options]:
         ctx = self._ctx
+        if headers:
+            ctx.recorder.redactor.learn_headers(headers)
+        if self._headers is not None and self._headers != self._learnt:
+            self._learn_headers()
         origin, target = self._resolve(path, params)
         series = ctx.recorder.series(method, name or target.partition("?")[0])
         entry = (method, target, series, origin, self._build(method, origin, target, json, data, headers))
@@ -298,9 +330,17 @@ class HttpClient:
             target += ("&" if "?" in target else "?") + urlencode(params, doseq=True)
         return origin, target
 
-    def _build(self, method: str, origin: tuple, target: str, json, data, headers) -> bytes:
-        return build_request(method, origin, target, self._base if self._headers is None else self._headers,
-                             self._cookies, json, data, headers)
+    def _build(self, method: str, origin: tuple, target: str, json, data, extra, crossed: bool = False) -> bytes:
+        """The bytes of a request: the client's headers, then the request's ``extra`` ones, and
+        one ``Cookie`` line (a scenario's Cookie header first, then the jar's cookies for this
+        origin and path). ``crossed``: a redirect left the request's origin, so no credential
+        header of the scenario goes along (cookies still do: the jar's, for the new origin)."""
+        headers = self._base if self._headers is None else self._headers
+        if crossed:
+            headers, extra = without_credentials(headers), without_credentials(extra)
+        jar = self._jar
+        return build_request(method, origin, target, headers, jar.header(origin, target) if jar else None,
+                             json, data, extra)
 
     # -- redirects ----------------------------------------------------------------------------
     async def _redirected(self, entry: tuple, opts: _Options | None, result: tuple, start_ns: int,
@@ -321,18 +361,22 @@ class HttpClient:
         method, target, series, origin, _ = entry
         json, data, headers = (None, None, None) if opts is None else (opts.json, opts.data, opts.headers)
         status, raw, body, end_ns = result
+        first, crossed = origin, False
         for _ in range(_MAX_REDIRECTS):
             locations = header_values(raw, b"location")
             if status not in _REDIRECTS or not locations:
                 break
             if may_set_cookie(raw):
-                self._store_cookies(raw)
+                self._store_cookies(origin, target, raw)
             method2 = "GET" if status == 303 or (status in (301, 302) and method == "POST") else method
             if method2 != method:
                 json = data = None
             method = method2
             origin, target = self._resolve(urljoin(target, locations[-1].decode("latin-1")), None)
-            payload = self._build(method, origin, target, json, data, headers)
+            # as browsers and curl: credentials stay with the origin they were meant for, also
+            # when a later hop comes back to it (a redirect chain is not to be trusted)
+            crossed = crossed or origin != first
+            payload = self._build(method, origin, target, json, data, headers, crossed)
             status, raw, body, end_ns = await self._exchange(origin, payload, method == "HEAD", timeout_ns)
         return (status, raw, body, end_ns), (entry[0], target, series, origin, entry[4])
 
@@ -407,18 +451,11 @@ class HttpClient:
         ctx.connection_opened()
         return conn
 
-    def _store_cookies(self, raw: bytes) -> None:
-        for value in header_values(raw, b"set-cookie"):
-            jar = SimpleCookie()
-            try:
-                jar.load(value.decode("latin-1"))
-            except Exception:  # a malformed cookie is the server's problem, not a crash of ours
-                continue
-            for key, morsel in jar.items():
-                if morsel["max-age"] == "0" or morsel.value == "":
-                    self.cookies.pop(key, None)
-                else:
-                    self.cookies[key] = morsel.value
+    def _store_cookies(self, origin: tuple, target: str, raw: bytes) -> None:
+        """Keep the cookies a response (to ``target`` on ``origin``) sets; the jar comes with the first."""
+        if self._jar is None and not header_values(raw, b"set-cookie"):
+            return  # "set-cookie" was only some text in the head: no jar for nothing
+        self._cookie_jar().store(origin, target, raw)
 
     async def close(self) -> None:
         if self._conn is not None:

@@ -7,11 +7,12 @@ from urllib.parse import urlencode
 USER_AGENT = "surge/0.1"
 
 
-def build_request(method: str, origin: tuple, target: str, headers: dict, cookies: dict | None,
+def build_request(method: str, origin: tuple, target: str, headers: dict, cookies: dict | str | None,
                   json=None, data=None, extra: dict | None = None) -> bytes:
     """``method target`` with Host, User-Agent, the client's ``headers`` then the request's
-    ``extra`` ones (a later source replaces an earlier one however spelt), ``cookies``, and a
-    JSON (``json``), form (``data`` dict) or raw (``data`` str/bytes) body with its length."""
+    ``extra`` ones (a later source replaces an earlier one however spelt), ``cookies`` (a dict,
+    or a ``Cookie`` value) after a Cookie header's own pairs in one line, and a JSON (``json``),
+    form (``data`` dict) or raw (``data`` str/bytes) body with its length."""
     body = b""
     content: dict[str, str] = {}
     if json is not None:
@@ -28,10 +29,12 @@ def build_request(method: str, origin: tuple, target: str, headers: dict, cookie
         if source:
             for key, value in source.items():
                 merged[key.lower()] = (key, value)
+    if cookies:  # never two Cookie lines: a server may read only one of them
+        pairs = cookies if isinstance(cookies, str) else "; ".join(f"{k}={v}" for k, v in cookies.items())
+        own = merged.get("cookie")
+        merged["cookie"] = (own[0], f"{own[1]}; {pairs}") if own else ("Cookie", pairs)
     lines = [f"{method} {target} HTTP/1.1"]
     lines.extend(f"{key}: {value}" for key, value in merged.values())
-    if cookies:
-        lines.append("Cookie: " + "; ".join(f"{k}={v}" for k, v in cookies.items()))
     if body or method in ("POST", "PUT", "PATCH"):
         lines.append(f"Content-Length: {len(body)}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
