@@ -158,7 +158,7 @@ async def run_surge(users: int, requests: int) -> int:
     for vu in vus:
         retire(vu)
     await asyncio.gather(*(vu.task for vu in vus))
-    clients.close()
+    await clients.close()
     return series.requests
 
 
@@ -178,7 +178,7 @@ async def run_surge_open(users: int, requests: int) -> int:
     executor = OpenExecutor(ctx)
     await executor.run()
     await executor.drain(5.0)
-    clients.close()
+    await clients.close()
     return recorder.series("GET", "/").requests
 
 

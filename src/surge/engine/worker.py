@@ -98,7 +98,7 @@ class Worker:
         finally:
             _gc_for_load(False)
             flusher.cancel()
-            clients.close()
+            await clients.close()
             interval = max(0, math.floor(ctx.elapsed() / plan.interval_s))
             emit(self._snapshot(executor, interval, full=False, final=True))
 

@@ -42,6 +42,7 @@ class ClientContext:
         #: bytes per connection at 10,000, a list 8; closed ones are dropped at each sweep.
         self.connections: list[Connection] = []
         self._sweeper: asyncio.Task | None = None
+        self._closed = False
         self._sweep_s = _sweep_interval_s(timeout_s)
         #: request-bytes caches shared by the clients whose headers are the same (and no cookies):
         #: tuple(headers.items()) -> (that headers dict, {key: entry})
@@ -49,7 +50,7 @@ class ClientContext:
 
     # -- timeouts ---------------------------------------------------------------------------
     def connection_opened(self) -> None:
-        if self._sweeper is None:
+        if self._sweeper is None and not self._closed:
             self._sweeper = self.loop.create_task(self._sweep())
 
     def expect_timeout(self, timeout_s: float) -> None:
@@ -70,11 +71,17 @@ class ClientContext:
         finally:
             self._sweeper = None
 
-    def close(self) -> None:
-        """Stop the timeout sweeper (the worker's clients are done)."""
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            self._sweeper = None
+    async def close(self) -> None:
+        """Stop the timeout sweeper and wait until it has stopped (the worker's clients are done).
+
+        Awaited, not only cancelled: a one-process run closes its event loop soon after, and a
+        task still pending then is reported as destroyed (``Task was destroyed but it is pending!``).
+        No sweeper starts after this (a connection opened later has no deadline enforced)."""
+        self._closed = True
+        sweeper, self._sweeper = self._sweeper, None
+        if sweeper is not None and not sweeper.done():
+            sweeper.cancel()
+            await asyncio.wait({sweeper})  # raises only if the caller itself is cancelled
 
     # -- shared state -----------------------------------------------------------------------
     def shared_cache(self, headers: dict[str, str]) -> tuple[dict, dict] | None:
