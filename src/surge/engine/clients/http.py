@@ -177,11 +177,7 @@ class HttpClient:
             self.intended_ns = 0
         conn.sent_ns = _perf_ns()  # the deadline runs from the send (connect has its own)
         conn.timeout_ns = ctx.timeout_ns if opts is None else opts.timeout_ns
-        if method == "HEAD":
-            conn.send_head(entry[4], fut)
-        else:
-            conn._fut = fut
-            conn.transport.write(entry[4])
+        conn.send(entry[4], fut, method == "HEAD")
         # counted when they end (answered, failed or cancelled), never undone later: a request
         # counted at its send and taken back at its cancel could make an interval's rate negative
         try:
@@ -342,11 +338,7 @@ class HttpClient:
         fut = self._ctx.loop.create_future()
         conn.sent_ns = _perf_ns()
         conn.timeout_ns = timeout_ns
-        if head:
-            conn.send_head(payload, fut)
-        else:
-            conn._fut = fut
-            conn.transport.write(payload)
+        conn.send(payload, fut, head)
         try:
             result = await fut
         except BaseException:

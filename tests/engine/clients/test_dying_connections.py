@@ -1,0 +1,106 @@
+"""Connections that die under the client (tests/support/hostile.py): a reset right after the
+accept, a server that closes after every response without saying so. Every request ends as a
+response or a counted failure, never as an exception in the task; failure messages group
+stably; and ``requests + cancelled`` equals what the server received (DESIGN.md: Measurement
+semantics, keep-alive)."""
+from __future__ import annotations
+
+import asyncio
+
+import uvloop
+
+from surge.engine.clients.connection import Connection
+from surge.engine.clients.errors import CONNECT, RESET, RequestFailure
+from surge.engine.clients.http import HttpClient
+
+from .cli_runs import surge_run
+from .helpers import drive
+
+HAMMER = """
+    from surge import HttpUser, constant, task
+
+    class Hammer(HttpUser):
+        wait_time = constant(0)
+
+        @task
+        async def get(self):
+            await self.client.get("/")
+"""
+
+
+def messages(series) -> set[str]:
+    return {message for _, message in series.errors}
+
+
+# -- a reset right after the accept ------------------------------------------------------------
+
+
+def test_a_send_on_a_connection_the_server_already_reset_fails_it_and_never_raises(hostile):
+    """uvloop raises RuntimeError writing to a transport it closed; the send turns that (and a
+    connection already known closed) into a connect failure: nothing reached the server."""
+    async def main():
+        loop = asyncio.get_running_loop()
+        origin = ("http", "127.0.0.1", hostile.ports["rst"])
+        for _ in range(100):  # the reset may come while connecting already: connect again
+            try:
+                _, conn = await loop.create_connection(lambda: Connection(origin, []), "127.0.0.1", origin[2])
+                break
+            except ConnectionResetError:
+                continue
+        for _ in range(100):
+            if conn.transport.is_closing():
+                break
+            await asyncio.sleep(0.01)
+        fut = loop.create_future()
+        conn.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", fut)
+        return fut
+
+    fut = uvloop.run(main())
+    failure = fut.exception()
+    assert isinstance(failure, RequestFailure)
+    assert failure.kind == CONNECT and failure.unsent and failure.early
+    assert failure.message == (f"connection to 127.0.0.1:{hostile.ports['rst']} closed by the server "
+                               "before the request was sent")
+    assert hostile.stats("rst")["requests"] == 0
+
+
+def test_every_request_to_a_server_that_resets_each_connection_is_a_counted_failure(hostile):
+    users, each = 20, 25
+
+    async def body(client, recorder):
+        clients = [client] + [HttpClient(client._ctx) for _ in range(users - 1)]
+
+        async def user(c):
+            return [await c.get("/") for _ in range(each)]
+
+        try:
+            results = await asyncio.gather(*(user(c) for c in clients))  # an exception would surface here
+        finally:
+            for c in clients[1:]:
+                await c.close()
+        return [r for rs in results for r in rs], recorder.series("GET", "/")
+
+    responses, series = drive(hostile.url("rst"), body, on_uvloop=True)
+    assert len(responses) == series.requests == series.failures == users * each
+    assert all(r.status == 0 and r.failed for r in responses)
+    assert {kind for kind, _ in series.errors} <= {CONNECT, RESET}
+    assert not any("0x" in m for m in messages(series)), messages(series)  # no addresses: stable groups
+    assert len(messages(series)) <= 3, messages(series)
+    stats = hostile.stats("rst")
+    assert stats["accepted"] == users * each and stats["requests"] == 0
+
+
+def test_a_run_against_a_server_that_resets_each_connection_reads_100_percent_failed(tmp_path, hostile):
+    run = surge_run(tmp_path, HAMMER, hostile.url("rst"), users=10)
+    assert run.proc.returncode == 1, run.proc.stderr  # requests failed, no thresholds: exit 1
+    summary = run.summary
+    [endpoint] = summary["endpoints"]  # no TASK series: nothing raised into the task
+    assert (endpoint["method"], endpoint["name"]) == ("GET", "/")
+    assert endpoint["requests"] > 100 and endpoint["failures"] == endpoint["requests"]
+    assert endpoint["error_rate"] == 1.0 and summary["total"]["error_rate"] == 1.0
+    assert set(summary["failures_by_kind"]) <= {"connect", "reset"}
+    groups = run.rows("failures.csv")
+    assert 1 <= len(groups) <= 3, groups
+    assert not any("0x" in row["Error"] for row in groups), groups
+    assert sum(int(row["Occurrences"]) for row in groups) == endpoint["failures"]
+    assert hostile.stats("rst")["accepted"] == endpoint["requests"]  # one connection each
