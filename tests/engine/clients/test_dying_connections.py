@@ -104,3 +104,71 @@ def test_a_run_against_a_server_that_resets_each_connection_reads_100_percent_fa
     assert not any("0x" in row["Error"] for row in groups), groups
     assert sum(int(row["Occurrences"]) for row in groups) == endpoint["failures"]
     assert hostile.stats("rst")["accepted"] == endpoint["requests"]  # one connection each
+
+
+# -- a close after every response, unannounced -------------------------------------------------
+
+
+def test_a_server_closing_after_every_response_gets_exactly_the_requests_counted(hostile):
+    async def body(client, recorder):
+        responses = [await client.get("/") for _ in range(300)]
+        return responses, recorder.series("GET", "/")
+
+    responses, series = drive(hostile.url("close"), body, on_uvloop=True)
+    assert all(r.ok and r.text == "ok" for r in responses)
+    assert (series.requests, series.failures, series.cancelled) == (300, 0, 0)
+    assert len(series.latencies_us) == 300
+    stats = hostile.stats("close")
+    assert stats["requests"] == series.requests + series.cancelled
+    assert stats["accepted"] == 300  # each request on a connection of its own, in the end
+
+
+def test_a_post_with_an_idempotency_key_is_replayed_like_a_get(hostile):
+    async def body(client, recorder):
+        for n in range(100):
+            await client.post("/", json={"n": n}, headers={"Idempotency-Key": f"k{n}"})
+        return recorder.series("POST", "/")
+
+    series = drive(hostile.url("close"), body, on_uvloop=True)
+    assert (series.requests, series.failures) == (100, 0)
+    assert hostile.stats("close")["requests"] == 100
+
+
+def test_a_plain_post_is_never_sent_twice(hostile):
+    """Not idempotent: a POST that may have reached the server is not re-sent; its failure is a
+    reset. Against this server none of them did, so the answered ones are what it received."""
+    async def body(client, recorder):
+        for n in range(100):
+            await client.post("/", json={"n": n})
+        return recorder.series("POST", "/")
+
+    series = drive(hostile.url("close"), body, on_uvloop=True)
+    assert series.failures > 0 and {kind for kind, _ in series.errors} == {RESET}
+    stats = hostile.stats("close")
+    assert stats["requests"] == series.requests - series.failures
+    assert stats["accepted"] == stats["requests"]
+
+
+def test_a_request_the_server_reads_and_resets_on_a_reused_connection_counts_both_attempts(target):
+    """The retry meets the same reset on a fresh connection: the server drops this request as it
+    reads it, so the first attempt reached it too. Both are counted, as the server saw both."""
+    async def body(client, recorder):
+        first = await client.get("/ok")
+        reset = await client.get("/reset")
+        return first, reset, recorder.series("GET", "/reset")
+
+    first, reset, series = drive(target.url, body, on_uvloop=True)
+    assert first.ok and reset.failed and reset.error.startswith("reset: ")
+    assert (series.requests, series.failures) == (2, 2)
+    stats = target.stats()
+    assert stats["requests"]["GET /reset"] == series.requests + series.cancelled == 2
+    assert stats["connections"]["accepted"] == 2
+
+
+def test_a_run_against_a_server_closing_after_every_response_counts_what_it_received(tmp_path, hostile):
+    run = surge_run(tmp_path, HAMMER, hostile.url("close"), users=10)
+    assert run.proc.returncode == 0, run.proc.stderr
+    [endpoint] = run.summary["endpoints"]
+    assert endpoint["requests"] > 100 and endpoint["failures"] == 0
+    assert hostile.stats("close")["requests"] == endpoint["requests"] + endpoint["cancelled"]
+

@@ -184,6 +184,8 @@ class HttpClient:
             fut = await fut  # (status, raw, body, end_ns)
         except RequestFailure as failure:  # failed or timed out: the connection's state is unknown
             conn.abort()
+            if failure.early and conn.served and (failure.unsent or _replayable(entry)):
+                return await self._resend(entry, opts, start, failure)
             return self._failed(entry, failure, conn.timeout_ns)
         except asyncio.CancelledError:
             conn.abort()
@@ -244,6 +246,48 @@ class HttpClient:
         resp.error = f"{failure.kind}: {failure.message}"
         resp._failed = True
         return resp
+
+    async def _resend(self, entry: tuple, opts: _Options | None, start_ns: int, dead: RequestFailure) -> Response:
+        """Send the request once more, on a new connection: it met a keep-alive connection the
+        server closed as the request went out (no byte of a response came), the race every
+        keep-alive client meets with a server that closes after a response without saying so.
+        Browsers, urllib3 and Go's net/http retry such a request; surge does, once, when nothing
+        was written or the request is replayable (see :func:`_replayable`). The dead attempt is
+        not counted: the server closed that connection without reading it. If the new attempt
+        dies the same way, the server drops this request even on a fresh connection, so the first
+        one reached it too: both are counted (``requests + cancelled`` stays what it received)."""
+        ctx = self._ctx
+        timeout_ns = ctx.timeout_ns if opts is None else opts.timeout_ns
+        try:
+            conn = await self._connect(entry[3], timeout_ns / 1e9)
+        except RequestFailure as failure:
+            return self._failed(entry, failure, 0)
+        fut = ctx.loop.create_future()
+        conn.sent_ns = _perf_ns()
+        conn.timeout_ns = timeout_ns
+        conn.send(entry[4], fut, entry[0] == "HEAD")
+        try:
+            result = await fut
+        except RequestFailure as failure:
+            conn.abort()
+            if failure.early and not failure.unsent and not dead.unsent:
+                self._failed(entry, dead, 0)
+            return self._failed(entry, failure, timeout_ns)
+        except asyncio.CancelledError:
+            conn.abort()
+            entry[2].cancelled += 1
+            entry[2].bytes_sent += len(entry[4])
+            raise
+        except BaseException:
+            conn.abort()
+            raise
+        if conn.closed:
+            conn.abort()
+        else:
+            self._keep(conn)
+        if result[0] in _REDIRECTS and (ctx.follow_redirects if opts is None else opts.follow):
+            return await self._redirected(entry, opts, result, start_ns, conn.sent_ns, timeout_ns)
+        return self._answered(entry, opts, result, start_ns, conn.sent_ns)
 
     # -- request bytes ------------------------------------------------------------------------
     def _rebind(self) -> None:
@@ -420,6 +464,19 @@ class HttpClient:
             for conn in conns:
                 conn.abort()
         self._pool = None
+
+
+#: methods a client may send again after a connection failed under them (RFC 9110 section 9.2.2)
+_IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"))
+
+
+def _replayable(entry: tuple) -> bool:
+    """Whether a request may be sent again: an idempotent method, or one that carries an
+    ``Idempotency-Key`` header (the server deduplicates it; Go's net/http treats it the same)."""
+    if entry[0] in _IDEMPOTENT:
+        return True
+    head = entry[4].partition(b"\r\n\r\n")[0].lower()
+    return b"\nidempotency-key:" in head or b"\nx-idempotency-key:" in head
 
 
 class _CaughtRequest:
