@@ -1,6 +1,6 @@
 """What the HTTP clients of one worker share (``ClientContext``): the target, TLS, timeouts,
-the recorder, the open connections with the sweeper that times them out, and the caches of
-request bytes shared by clients whose headers are the same."""
+the default headers, the recorder, the open connections with the sweeper that times them out,
+and the caches of request bytes shared by clients whose headers are the same."""
 from __future__ import annotations
 
 import asyncio
@@ -9,6 +9,7 @@ import time
 from urllib.parse import urlsplit
 
 from ...metrics.recorder import Recorder
+from .codings import ACCEPT_ENCODING
 from .connection import Connection
 
 _perf_ns = time.perf_counter_ns
@@ -21,7 +22,8 @@ class ClientContext:
 
     def __init__(self, base_url: str, recorder: Recorder, *, timeout_s: float = 30.0,
                  connect_timeout_s: float = 10.0, insecure: bool = False, follow_redirects: bool = False,
-                 headers: dict[str, str] | None = None, open_workload: bool = False) -> None:
+                 headers: dict[str, str] | None = None, open_workload: bool = False,
+                 compression: bool = True) -> None:
         parts = urlsplit(base_url)
         self.origin = origin_of(parts)
         self.base_path = parts.path.rstrip("/")
@@ -30,7 +32,7 @@ class ClientContext:
         self.timeout_ns = ns(timeout_s)
         self.connect_timeout_s = connect_timeout_s
         self.follow_redirects = follow_redirects
-        self.default_headers = dict(headers or {})
+        self.default_headers = default_headers(headers, compression)
         self.open_workload = open_workload
         self._ssl: ssl.SSLContext | None = None
         self._insecure = insecure
@@ -105,6 +107,16 @@ class ClientContext:
                 ctx.verify_mode = ssl.CERT_NONE
             self._ssl = ctx
         return self._ssl
+
+
+def default_headers(headers: dict[str, str] | None, compression: bool) -> dict[str, str]:
+    """The headers every client of the worker starts with: ``Accept-Encoding: gzip, deflate``
+    (as requests and Locust's HttpUser send; ``compression=False`` leaves it out) unless the
+    given ``headers`` set their own, then ``headers``. Clients and requests may replace any."""
+    headers = dict(headers or {})
+    if compression and not any(key.lower() == "accept-encoding" for key in headers):
+        headers = {"Accept-Encoding": ACCEPT_ENCODING, **headers}
+    return headers
 
 
 def ns(seconds: float) -> int:

@@ -222,7 +222,7 @@ class HttpClient:
         resp._request = entry
         resp.status = status
         resp._raw = raw
-        resp.content = body
+        resp._body = body
         resp.elapsed_ms = latency_us / 1000.0
         if opts is None:
             if status >= 400:
