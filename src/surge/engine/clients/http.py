@@ -187,13 +187,8 @@ class HttpClient:
             if failure.early and conn.served and (failure.unsent or _replayable(entry)):
                 return await self._resend(entry, opts, start, failure)
             return self._failed(entry, failure, conn.timeout_ns)
-        except asyncio.CancelledError:
-            conn.abort()
-            entry[2].cancelled += 1
-            entry[2].bytes_sent += len(entry[4])
-            raise
-        except BaseException:
-            conn.abort()
+        except BaseException as exc:  # cancelled (counted as such), or worse
+            self._dropped(conn, entry, exc)
             raise
         if conn.closed:
             conn.abort()
@@ -273,13 +268,8 @@ class HttpClient:
             if failure.early and not failure.unsent and not dead.unsent:
                 self._failed(entry, dead, 0)
             return self._failed(entry, failure, timeout_ns)
-        except asyncio.CancelledError:
-            conn.abort()
-            entry[2].cancelled += 1
-            entry[2].bytes_sent += len(entry[4])
-            raise
-        except BaseException:
-            conn.abort()
+        except BaseException as exc:
+            self._dropped(conn, entry, exc)
             raise
         if conn.closed:
             conn.abort()
@@ -288,6 +278,15 @@ class HttpClient:
         if result[0] in _REDIRECTS and (ctx.follow_redirects if opts is None else opts.follow):
             return await self._redirected(entry, opts, result, start_ns, conn.sent_ns, timeout_ns)
         return self._answered(entry, opts, result, start_ns, conn.sent_ns)
+
+    @staticmethod
+    def _dropped(conn: Connection, entry: tuple, exc: BaseException) -> None:
+        """A request given up while its response was awaited: the connection's state is unknown;
+        a cancelled request (the end of the run) is counted as such, as it may have reached the server."""
+        conn.abort()
+        if isinstance(exc, asyncio.CancelledError):
+            entry[2].cancelled += 1
+            entry[2].bytes_sent += len(entry[4])
 
     # -- request bytes ------------------------------------------------------------------------
     def _rebind(self) -> None:
