@@ -123,6 +123,29 @@ def test_a_server_closing_after_every_response_gets_exactly_the_requests_counted
     assert stats["accepted"] == 300  # each request on a connection of its own, in the end
 
 
+def test_a_send_on_a_reused_connection_the_server_closed_is_marked_for_the_retry(hostile):
+    async def main():
+        loop = asyncio.get_running_loop()
+        origin = ("http", "127.0.0.1", hostile.ports["close"])
+        _, conn = await loop.create_connection(lambda: Connection(origin, []), "127.0.0.1", origin[2])
+        answered = loop.create_future()
+        conn.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", answered)
+        status = (await answered)[0]
+        for _ in range(100):  # the server's FIN follows its response
+            if conn.transport.is_closing():
+                break
+            await asyncio.sleep(0.01)
+        fut = loop.create_future()
+        conn.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", fut)
+        return status, conn.served, fut.exception()
+
+    status, served, failure = uvloop.run(main())
+    assert status == 200 and served
+    assert failure.kind == RESET and failure.unsent and failure.early  # nothing written: any method may go again
+    assert failure.message == "connection closed by the server before the request was sent"
+    assert hostile.stats("close")["requests"] == 1
+
+
 def test_a_post_with_an_idempotency_key_is_replayed_like_a_get(hostile):
     async def body(client, recorder):
         for n in range(100):

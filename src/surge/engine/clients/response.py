@@ -73,7 +73,8 @@ class Headers:
 
 
 class Response:
-    """What awaiting a request gives. ``status`` is 0 and ``error`` set when no response came.
+    """What awaiting a request gives. ``status`` is 0 and ``error`` set when no response came;
+    ``error`` is also set (``status`` kept) once a body read turns out undecodable (``content``).
 
     Created for every request, so ``__init__`` sets only what every response has; the rest
     (failure state, the headers view) are class-level defaults until a response sets its own.
