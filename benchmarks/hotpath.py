@@ -165,7 +165,7 @@ async def run_surge(users: int, requests: int, scenario_path: Path = HELLO) -> i
     for vu in vus:
         retire(vu)
     await asyncio.gather(*(vu.task for vu in vus))
-    clients.close()
+    await clients.close()
     return series.requests
 
 
@@ -189,7 +189,7 @@ async def run_surge_open(users: int, requests: int) -> int:
     executor = OpenExecutor(ctx)
     await executor.run()
     await executor.drain(5.0)
-    clients.close()
+    await clients.close()
     return recorder.series("GET", "/").requests
 
 

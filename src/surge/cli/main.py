@@ -90,6 +90,8 @@ def _workload_options(fn):
         click.option("--out", "-o", metavar="DIR", help="Results folder (default results/<scenario>-<profile>-<UTC time>/)."),
         click.option("--insecure", is_flag=True, default=None, help="Skip TLS certificate verification."),
         click.option("--follow-redirects", is_flag=True, default=None, help="Follow 3xx redirects."),
+        click.option("--no-compression", "compression", is_flag=True, flag_value=False, default=None,
+                     help="Do not send 'Accept-Encoding: gzip, deflate' by default (compressed bodies are still decoded)."),
         click.option("--header", "headers", metavar="'NAME: VALUE'", multiple=True, help="Extra header for every request: 'Name: value'."),
         click.option("--threshold", metavar="'TARGET: EXPR'", multiple=True, help="SLA threshold 'TARGET: STAT OP VALUE', e.g. 'GET /v1/facts: p95<50ms'."),
         click.option("--thresholds", "thresholds_file", metavar="FILE", help="TOML file with a [thresholds] table."),

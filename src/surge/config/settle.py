@@ -79,7 +79,8 @@ CONVERT: dict[str, Callable[[Raw], Any]] = {
     "user_classes": src.to_list, "timeout": src.to_duration, "connect_timeout": src.to_duration,
     "graceful_stop": _zero_ok, "interval": _interval, "health": src.to_health,
     "health_timeout": src.to_duration, "out": src.to_path, "insecure": src.to_bool,
-    "follow_redirects": src.to_bool, "headers": src.to_headers, "thresholds": _as_is,
+    "follow_redirects": src.to_bool, "compression": src.to_bool, "headers": src.to_headers,
+    "thresholds": _as_is,
     "threshold": _as_is, "thresholds_file": src.to_path, "abort_on_fail": src.to_bool,
     "abort_grace": _zero_ok, "until_break": _until_break,
     "live": lambda raw: LiveMode(src.to_choice(raw, LIVE_MODES)), "debug": src.to_bool,
@@ -122,6 +123,8 @@ def settle(cli: Mapping[str, Any], env: Mapping[str, str], cwd: Path) -> TestPla
     out                   results folder
     insecure, follow_redirects, debug, abort_on_fail,   booleans, default false
     allow_worker_loss
+    compression           boolean, default true: send ``Accept-Encoding: gzip, deflate`` unless
+                          the scenario sets its own (``--no-compression``: false)
     exit_code_on_error    the exit code when requests failed and no threshold is set (default 1, 0..255)
     headers               file table / CLI mapping or ``"Name: value"`` list; CLI adds to the file's
     live                  auto | rich | lines | off (default auto)
@@ -170,6 +173,7 @@ def _plan(v: dict[str, Any], raws: dict[str, Raw], file_raw: dict[str, Raw], cli
         out_dir=v.get("out"),
         insecure=v.get("insecure", False),
         follow_redirects=v.get("follow_redirects", False),
+        compression=v.get("compression", True),
         headers=_headers(file_raw, cli_raw),
         until_break=v.get("until_break"),
         live=v.get("live", LiveMode.AUTO),

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..metrics.recorder import Recorder
 from ..model.plan import TestPlan
+from .clients.errors import stable_message
 from .clients.http import ClientContext, HttpClient
 from .guard import Escalated
 from .scenario import Scenario, UserClassPlan
@@ -109,9 +110,10 @@ def _cumulative(weights: tuple) -> tuple:
 
 
 def _describe(exc: BaseException) -> str:
+    """The failure message of a task's exception; memory addresses blanked (failures group by message)."""
     if isinstance(exc, SystemExit):
         return f"SystemExit: sys.exit({exc.code!r}) in a task ends that iteration, not the run"
-    return f"{type(exc).__name__}: {exc}"
+    return stable_message(f"{type(exc).__name__}: {exc}")
 
 
 def _check_unawaited(client: HttpClient, label: str, recorder: Recorder) -> None:

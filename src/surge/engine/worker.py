@@ -82,7 +82,8 @@ class Worker:
         clients = ClientContext(plan.host, self.recorder, timeout_s=plan.timeout_s,
                                 connect_timeout_s=plan.connect_timeout_s, insecure=plan.insecure,
                                 follow_redirects=plan.follow_redirects, headers=dict(plan.headers),
-                                open_workload=plan.workload.kind is WorkloadKind.OPEN)
+                                open_workload=plan.workload.kind is WorkloadKind.OPEN,
+                                compression=plan.compression)
         ctx = WorkerContext(plan, self.worker_id, self.workers, self.scenario, self.recorder, clients,
                             self.data, t0, self.stop)
         executor = OpenExecutor(ctx) if plan.workload.kind is WorkloadKind.OPEN else ClosedExecutor(ctx)
@@ -113,7 +114,7 @@ class Worker:
             _gc_for_load(False)
             flusher.cancel()
             lag.cancel()
-            clients.close()
+            await clients.close()
             interval = max(0, math.floor(ctx.elapsed() / plan.interval_s))
             emit(self._snapshot(executor, interval, full=False, final=True))
 

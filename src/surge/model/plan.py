@@ -114,6 +114,8 @@ class TestPlan:
     out_dir: str | None = None
     insecure: bool = False
     follow_redirects: bool = False
+    #: send ``Accept-Encoding: gzip, deflate`` unless the scenario sets its own (--no-compression: not)
+    compression: bool = True
     headers: tuple[tuple[str, str], ...] = ()
     until_break: int | None = None
     live: LiveMode = LiveMode.AUTO

@@ -5,6 +5,8 @@ import socket
 
 import pytest
 
+from support.hostile import HostileServer
+
 
 @pytest.fixture
 def closed_port() -> int:
@@ -14,3 +16,17 @@ def closed_port() -> int:
     port = sock.getsockname()[1]
     sock.close()
     return port
+
+
+@pytest.fixture(scope="session")
+def hostile_server():
+    """One hostile server process for the session (tests/support/hostile.py). Prefer ``hostile``."""
+    with HostileServer() as server:
+        yield server
+
+
+@pytest.fixture
+def hostile(hostile_server) -> HostileServer:
+    """The session's hostile server with its counters zeroed."""
+    hostile_server.reset()
+    return hostile_server

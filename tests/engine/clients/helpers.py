@@ -9,24 +9,30 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import uvloop
+
 from surge.engine.clients.http import ClientContext, HttpClient
 from surge.metrics.recorder import Recorder, Series
 
 
-def drive(base_url: str, body: Callable[[HttpClient, Recorder], Awaitable[Any]], **options: Any) -> Any:
+def drive(base_url: str, body: Callable[[HttpClient, Recorder], Awaitable[Any]], *, on_uvloop: bool = False,
+          **options: Any) -> Any:
     """Run ``body(client, recorder)`` in a new loop with one client of a fresh context; the client
-    is closed afterwards. ``options`` go to :class:`ClientContext` (``timeout_s`` defaults to 5)."""
+    and the context are closed afterwards. ``options`` go to :class:`ClientContext` (``timeout_s``
+    defaults to 5). ``on_uvloop``: the loop surge runs on, for what only uvloop does."""
     options.setdefault("timeout_s", 5.0)
 
     async def main() -> Any:
         recorder = Recorder()
-        client = HttpClient(ClientContext(base_url, recorder, **options))
+        ctx = ClientContext(base_url, recorder, **options)
+        client = HttpClient(ctx)
         try:
             return await body(client, recorder)
         finally:
             await client.close()
+            await ctx.close()
 
-    return asyncio.run(main())
+    return uvloop.run(main()) if on_uvloop else asyncio.run(main())
 
 
 def series_names(recorder: Recorder) -> list[tuple[str, str]]:

@@ -8,6 +8,13 @@ and read on demand (``head.py``), which took ~5 Python calls out of every nginx 
 
 The deadline of the request in flight lives on the connection; the worker's sweeper
 (``ClientContext``) walks the open connections and fails the ones past it.
+
+A connection never raises into the request: a send on a connection that closed before the
+request could be written (uvloop raises ``RuntimeError`` writing to a transport it closed
+before ``connection_lost`` reached us) fails the request like any other loss, marked
+``unsent``; a connection that had served a response and dies before any byte of the next one
+marks that failure ``early``; with ``served`` the client knows a reused connection died under
+it (see ``RequestFailure`` and the client's one retry).
 """
 from __future__ import annotations
 
@@ -16,7 +23,7 @@ import time
 
 import httptools
 
-from .errors import PROTOCOL, RESET, TIMEOUT, RequestFailure
+from .errors import CONNECT, PROTOCOL, RESET, TIMEOUT, RequestFailure
 from .head import has_length, head_span
 
 _perf_ns = time.perf_counter_ns
@@ -29,11 +36,12 @@ class Connection(asyncio.Protocol):
 
     A completed response resolves the request's future with ``(status, raw, body, end_ns)``:
     ``raw`` holds the response head (possibly after interim 1xx heads, possibly followed by
-    the start of the body), ``end_ns`` the ``perf_counter_ns`` of its last byte.
+    the start of the body), ``end_ns`` the ``perf_counter_ns`` of its last byte. ``served``
+    turns True with the first response: from then on the connection is a reused one.
     """
 
     __slots__ = ("transport", "_parser", "_fut", "closed", "_raw", "_body", "origin", "_open",
-                 "sent_ns", "timeout_ns")
+                 "sent_ns", "timeout_ns", "served")
 
     def __init__(self, origin: tuple, open_connections: list) -> None:
         self.origin = origin
@@ -46,18 +54,29 @@ class Connection(asyncio.Protocol):
         self._body = None  # None, one bytes chunk, or a list of chunks
         self.sent_ns = 0  # perf_counter_ns of the request in flight's send, and its timeout
         self.timeout_ns = 0
+        self.served = False
 
     # -- used by the client -----------------------------------------------------------------
     @property
     def busy(self) -> bool:
         return self._fut is not None
 
-    def send_head(self, data: bytes, fut: asyncio.Future) -> None:
-        """Send a HEAD request: its response has no body whatever its headers say, which the
+    def send(self, data: bytes, fut: asyncio.Future, head: bool = False) -> None:
+        """Send a request; its response (or failure) resolves ``fut``. A connection closed before
+        the request could be written fails it ``unsent`` at once, never raising.
+
+        ``head``: a HEAD request, whose response has no body whatever its headers say, which the
         parser cannot be told, so a parser that finishes at the end of the head takes over."""
-        self._parser = httptools.HttpResponseParser(_HeadEnd(self))
+        if head:
+            self._parser = httptools.HttpResponseParser(_HeadEnd(self))
         self._fut = fut
-        self.transport.write(data)
+        if self.closed or self.transport.is_closing():
+            self._unsent()
+            return
+        try:
+            self.transport.write(data)
+        except RuntimeError:  # uvloop: the transport closed before connection_lost reached us
+            self._unsent()
 
     def expire(self) -> None:
         """The request in flight is past its deadline (called by the sweeper)."""
@@ -107,7 +126,21 @@ class Connection(asyncio.Protocol):
             msg = "connection closed before the response body ended"
         else:
             msg = "connection closed without a response" if exc is None else f"connection lost: {exc}"
-        self._fail(RequestFailure(RESET, msg))
+        failure = RequestFailure(RESET, msg)
+        failure.early = not self._raw  # not one byte of a response came
+        self._fail(failure)
+
+    def _unsent(self) -> None:
+        """Fail the request about to be sent: the connection had closed, nothing was written."""
+        self.closed = True
+        if self.served:  # a keep-alive connection the server closed as the request went out
+            failure = RequestFailure(RESET, "connection closed by the server before the request was sent")
+        else:  # accepted, then closed at once: the server never had the request, as with a refused connect
+            _, host, port = self.origin
+            failure = RequestFailure(CONNECT, f"connection to {host}:{port} closed by the server before "
+                                              "the request was sent")
+        failure.early = failure.unsent = True
+        self._fail(failure)
 
     def _fail(self, failure: RequestFailure) -> None:
         fut, self._fut = self._fut, None
@@ -130,6 +163,7 @@ class Connection(asyncio.Protocol):
                 raw = raw[span[0]:span[1]]
         if not keep_alive:
             self.closed = True
+        self.served = True
         if fut is not None and not fut.done():
             fut.set_result((status, raw, body, end))
 
@@ -176,6 +210,7 @@ def _on_message_complete() -> None:
             raw = raw[span[0]:span[1]]
     if not parser.should_keep_alive():
         conn.closed = True
+    conn.served = True
     if fut is not None and not fut.done():
         fut.set_result((status, raw, body, end))
 

@@ -1,6 +1,6 @@
 """What the HTTP clients of one worker share (``ClientContext``): the target, TLS, timeouts,
-the recorder, the open connections with the sweeper that times them out, and the caches of
-request bytes shared by clients whose headers are the same."""
+the default headers, the recorder, the open connections with the sweeper that times them out,
+and the caches of request bytes shared by clients whose headers are the same."""
 from __future__ import annotations
 
 import asyncio
@@ -9,6 +9,7 @@ import time
 from urllib.parse import urlsplit
 
 from ...metrics.recorder import Recorder
+from .codings import ACCEPT_ENCODING
 from .connection import Connection
 
 _perf_ns = time.perf_counter_ns
@@ -21,7 +22,8 @@ class ClientContext:
 
     def __init__(self, base_url: str, recorder: Recorder, *, timeout_s: float = 30.0,
                  connect_timeout_s: float = 10.0, insecure: bool = False, follow_redirects: bool = False,
-                 headers: dict[str, str] | None = None, open_workload: bool = False) -> None:
+                 headers: dict[str, str] | None = None, open_workload: bool = False,
+                 compression: bool = True) -> None:
         parts = urlsplit(base_url)
         self.origin = origin_of(parts)
         self.base_path = parts.path.rstrip("/")
@@ -30,7 +32,7 @@ class ClientContext:
         self.timeout_ns = ns(timeout_s)
         self.connect_timeout_s = connect_timeout_s
         self.follow_redirects = follow_redirects
-        self.default_headers = dict(headers or {})
+        self.default_headers = default_headers(headers, compression)
         self.open_workload = open_workload
         self._ssl: ssl.SSLContext | None = None
         self._insecure = insecure
@@ -42,6 +44,7 @@ class ClientContext:
         #: bytes per connection at 10,000, a list 8; closed ones are dropped at each sweep.
         self.connections: list[Connection] = []
         self._sweeper: asyncio.Task | None = None
+        self._closed = False
         self._sweep_s = _sweep_interval_s(timeout_s)
         #: request-bytes caches shared by the clients whose headers are the same (and no cookies):
         #: tuple(headers.items()) -> (that headers dict, {key: entry})
@@ -49,7 +52,7 @@ class ClientContext:
 
     # -- timeouts ---------------------------------------------------------------------------
     def connection_opened(self) -> None:
-        if self._sweeper is None:
+        if self._sweeper is None and not self._closed:
             self._sweeper = self.loop.create_task(self._sweep())
 
     def expect_timeout(self, timeout_s: float) -> None:
@@ -70,11 +73,17 @@ class ClientContext:
         finally:
             self._sweeper = None
 
-    def close(self) -> None:
-        """Stop the timeout sweeper (the worker's clients are done)."""
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            self._sweeper = None
+    async def close(self) -> None:
+        """Stop the timeout sweeper and wait until it has stopped (the worker's clients are done).
+
+        Awaited, not only cancelled: a one-process run closes its event loop soon after, and a
+        task still pending then is reported as destroyed (``Task was destroyed but it is pending!``).
+        No sweeper starts after this (a connection opened later has no deadline enforced)."""
+        self._closed = True
+        sweeper, self._sweeper = self._sweeper, None
+        if sweeper is not None and not sweeper.done():
+            sweeper.cancel()
+            await asyncio.wait({sweeper})  # raises only if the caller itself is cancelled
 
     # -- shared state -----------------------------------------------------------------------
     def shared_cache(self, headers: dict[str, str]) -> tuple[dict, dict] | None:
@@ -98,6 +107,16 @@ class ClientContext:
                 ctx.verify_mode = ssl.CERT_NONE
             self._ssl = ctx
         return self._ssl
+
+
+def default_headers(headers: dict[str, str] | None, compression: bool) -> dict[str, str]:
+    """The headers every client of the worker starts with: ``Accept-Encoding: gzip, deflate``
+    (as requests and Locust's HttpUser send; ``compression=False`` leaves it out) unless the
+    given ``headers`` set their own, then ``headers``. Clients and requests may replace any."""
+    headers = dict(headers or {})
+    if compression and not any(key.lower() == "accept-encoding" for key in headers):
+        headers = {"Accept-Encoding": ACCEPT_ENCODING, **headers}
+    return headers
 
 
 def ns(seconds: float) -> int:

@@ -196,25 +196,18 @@ class HttpClient:
             self.intended_ns = 0
         conn.sent_ns = _perf_ns()  # the deadline runs from the send (connect has its own)
         conn.timeout_ns = ctx.timeout_ns if opts is None else opts.timeout_ns
-        if method == "HEAD":
-            conn.send_head(entry[4], fut)
-        else:
-            conn._fut = fut
-            conn.transport.write(entry[4])
+        conn.send(entry[4], fut, method == "HEAD")
         # counted when they end (answered, failed or cancelled), never undone later: a request
         # counted at its send and taken back at its cancel could make an interval's rate negative
         try:
             fut = await fut  # (status, raw, body, end_ns)
         except RequestFailure as failure:  # failed or timed out: the connection's state is unknown
             conn.abort()
+            if failure.early and conn.served and (failure.unsent or _replayable(entry)):
+                return await self._resend(entry, opts, start, failure)
             return self._failed(entry, failure, conn.timeout_ns)
-        except asyncio.CancelledError:
-            conn.abort()
-            entry[2].cancelled += 1
-            entry[2].bytes_sent += len(entry[4])
-            raise
-        except BaseException:
-            conn.abort()
+        except BaseException as exc:  # cancelled (counted as such), or worse
+            self._dropped(conn, entry, exc)
             raise
         if conn.closed:
             conn.abort()
@@ -243,7 +236,7 @@ class HttpClient:
         resp._request = entry
         resp.status = status
         resp._raw = raw
-        resp.content = body
+        resp._body = body
         resp.elapsed_ms = latency_us / 1000.0
         if opts is None:
             if status >= 400:
@@ -267,6 +260,52 @@ class HttpClient:
         resp.error = f"{failure.kind}: {failure.message}"
         resp._failed = True
         return resp
+
+    async def _resend(self, entry: tuple, opts: _Options | None, start_ns: int, dead: RequestFailure) -> Response:
+        """Send the request once more, on a new connection: it met a keep-alive connection the
+        server closed as the request went out (no byte of a response came), the race every
+        keep-alive client meets with a server that closes after a response without saying so.
+        Browsers, urllib3 and Go's net/http retry such a request; surge does, once, when nothing
+        was written or the request is replayable (see :func:`_replayable`). The dead attempt is
+        not counted: the server closed that connection without reading it. If the new attempt
+        dies the same way, the server drops this request even on a fresh connection, so the first
+        one reached it too: both are counted (``requests + cancelled`` stays what it received)."""
+        ctx = self._ctx
+        timeout_ns = ctx.timeout_ns if opts is None else opts.timeout_ns
+        try:
+            conn = await self._connect(entry[3], timeout_ns / 1e9)
+        except RequestFailure as failure:
+            return self._failed(entry, failure, 0)
+        fut = ctx.loop.create_future()
+        conn.sent_ns = _perf_ns()
+        conn.timeout_ns = timeout_ns
+        conn.send(entry[4], fut, entry[0] == "HEAD")
+        try:
+            result = await fut
+        except RequestFailure as failure:
+            conn.abort()
+            if failure.early and not failure.unsent and not dead.unsent:
+                self._failed(entry, dead, 0)
+            return self._failed(entry, failure, timeout_ns)
+        except BaseException as exc:
+            self._dropped(conn, entry, exc)
+            raise
+        if conn.closed:
+            conn.abort()
+        else:
+            self._keep(conn)
+        if result[0] in _REDIRECTS and (ctx.follow_redirects if opts is None else opts.follow):
+            return await self._redirected(entry, opts, result, start_ns, conn.sent_ns, timeout_ns)
+        return self._answered(entry, opts, result, start_ns, conn.sent_ns)
+
+    @staticmethod
+    def _dropped(conn: Connection, entry: tuple, exc: BaseException) -> None:
+        """A request given up while its response was awaited: the connection's state is unknown;
+        a cancelled request (the end of the run) is counted as such, as it may have reached the server."""
+        conn.abort()
+        if isinstance(exc, asyncio.CancelledError):
+            entry[2].cancelled += 1
+            entry[2].bytes_sent += len(entry[4])
 
     # -- request bytes ------------------------------------------------------------------------
     def _rebind(self) -> None:
@@ -386,11 +425,7 @@ class HttpClient:
         fut = self._ctx.loop.create_future()
         conn.sent_ns = _perf_ns()
         conn.timeout_ns = timeout_ns
-        if head:
-            conn.send_head(payload, fut)
-        else:
-            conn._fut = fut
-            conn.transport.write(payload)
+        conn.send(payload, fut, head)
         try:
             result = await fut
         except BaseException:
@@ -465,6 +500,19 @@ class HttpClient:
             for conn in conns:
                 conn.abort()
         self._pool = None
+
+
+#: methods a client may send again after a connection failed under them (RFC 9110 section 9.2.2)
+_IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"))
+
+
+def _replayable(entry: tuple) -> bool:
+    """Whether a request may be sent again: an idempotent method, or one that carries an
+    ``Idempotency-Key`` header (the server deduplicates it; Go's net/http treats it the same)."""
+    if entry[0] in _IDEMPOTENT:
+        return True
+    head = entry[4].partition(b"\r\n\r\n")[0].lower()
+    return b"\nidempotency-key:" in head or b"\nx-idempotency-key:" in head
 
 
 class _CaughtRequest:

@@ -3,6 +3,9 @@
 A request that got no response (connect, timeout, reset, protocol) still returns a Response,
 with ``status == 0`` and ``error`` set: a failing target never turns into exception storms in
 the tasks. The failure is already counted; checks on it do not count it twice.
+
+The body is decoded from its ``Content-Encoding`` when it is first read (``content``, ``text``,
+``json()``; see ``codings.py``), not when it arrives: most responses of a load test are never read.
 """
 from __future__ import annotations
 
@@ -10,7 +13,8 @@ import json as _json
 from typing import Any
 
 from ...metrics.recorder import Series
-from .errors import CHECK
+from .codings import DecodeError, decode_body, may_be_encoded
+from .errors import CHECK, PROTOCOL
 from .head import header_lines
 
 _MISSING = object()
@@ -69,15 +73,17 @@ class Headers:
 
 
 class Response:
-    """What awaiting a request gives. ``status`` is 0 and ``error`` set when no response came.
+    """What awaiting a request gives. ``status`` is 0 and ``error`` set when no response came;
+    ``error`` is also set (``status`` kept) once a body read turns out undecodable (``content``).
 
     Created for every request, so ``__init__`` sets only what every response has; the rest
     (failure state, the headers view) are class-level defaults until a response sets its own.
     """
 
-    __slots__ = ("status", "content", "elapsed_ms", "_raw", "_request", "__dict__")
+    __slots__ = ("status", "_body", "elapsed_ms", "_raw", "_request", "__dict__")
 
     error: str | None = None
+    _content: bytes | None = None  # the body decoded, once read
     _failed = False
     _deferred = False  # catch_response: the verdict is committed on exit
     _verdict: tuple[str, str] | None = None
@@ -87,7 +93,7 @@ class Response:
         self._request = request  # (method, url, series, origin, request bytes)
         self.status = status
         self._raw = raw
-        self.content = content
+        self._body = content  # as it came off the wire (de-chunked, still content-encoded)
         self.elapsed_ms = elapsed_ms
 
     @property
@@ -113,6 +119,28 @@ class Response:
         if self._headers is None:
             self._headers = Headers(self._raw)
         return self._headers
+
+    @property
+    def content(self) -> bytes:
+        """The body, decoded from its Content-Encoding on first read; ``len(content)`` is its
+        decoded size (the recorder counts the bytes received, the size on the wire).
+
+        A body that cannot be decoded (corrupt, or ``br``/``zstd`` without their library) marks
+        the request failed with kind ``protocol``, naming the coding (counted once, like any
+        failure), sets ``error`` and reads as ``b""``, as the body of any failed request does:
+        the server's bad bytes are a failure of the request, not an exception in the task."""
+        content = self._content
+        if content is None:
+            content = self._body
+            if content and may_be_encoded(self._raw):
+                try:
+                    content = decode_body(self._raw, content)
+                except DecodeError as exc:
+                    content = b""
+                    self.error = f"{PROTOCOL}: {exc}"
+                    self.failure(str(exc), PROTOCOL)
+            self._content = content
+        return content
 
     @property
     def text(self) -> str:
