@@ -3,6 +3,7 @@ undecodable bodies a ``protocol`` failure of the request, never an exception in 
 recorder counts the bytes on the wire, ``len(resp.content)`` is the decoded size."""
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import sys
 
@@ -10,7 +11,10 @@ import pytest
 
 from support.hostile import PAYLOAD, PAYLOAD_BYTES, encode
 from surge.engine.clients import codings
+from surge.engine.clients.context import ClientContext
 from surge.engine.clients.errors import PROTOCOL
+from surge.engine.clients.http import HttpClient
+from surge.metrics.recorder import Recorder
 
 from .cli_runs import surge_run
 from .helpers import drive, only_error
@@ -142,6 +146,19 @@ def test_compression_off_sends_no_accept_encoding_and_given_headers_win(target):
     assert accept_encoding(drive(target.url, body, compression=False)) == []
     given = drive(target.url, body, headers={"accept-encoding": "zstd"})
     assert accept_encoding(given) == ["zstd"]
+
+
+def test_a_class_header_replaces_the_built_in_accept_encoding(target):
+    async def main():
+        ctx = ClientContext(target.url, Recorder(), timeout_s=5.0)
+        client = HttpClient(ctx, headers={"accept-encoding": "identity"})  # a class's headers
+        try:
+            return await client.get("/echo")
+        finally:
+            await client.close()
+            await ctx.close()
+
+    assert accept_encoding(asyncio.run(main())) == ["identity"]
 
 
 ECHO_ACCEPT_ENCODING = """

@@ -32,7 +32,10 @@ class ClientContext:
         self.timeout_ns = ns(timeout_s)
         self.connect_timeout_s = connect_timeout_s
         self.follow_redirects = follow_redirects
-        self.default_headers = default_headers(headers, compression)
+        #: what every request carries unless the class or the request sets its own, and the
+        #: run's headers (--header, the config file), which go over the class's
+        self.builtin_headers = {"Accept-Encoding": ACCEPT_ENCODING} if compression else {}
+        self.default_headers = dict(headers or {})
         self.open_workload = open_workload
         self._ssl: ssl.SSLContext | None = None
         self._insecure = insecure
@@ -107,16 +110,6 @@ class ClientContext:
                 ctx.verify_mode = ssl.CERT_NONE
             self._ssl = ctx
         return self._ssl
-
-
-def default_headers(headers: dict[str, str] | None, compression: bool) -> dict[str, str]:
-    """The headers every client of the worker starts with: ``Accept-Encoding: gzip, deflate``
-    (as requests and Locust's HttpUser send; ``compression=False`` leaves it out) unless the
-    given ``headers`` set their own, then ``headers``. Clients and requests may replace any."""
-    headers = dict(headers or {})
-    if compression and not any(key.lower() == "accept-encoding" for key in headers):
-        headers = {"Accept-Encoding": ACCEPT_ENCODING, **headers}
-    return headers
 
 
 def ns(seconds: float) -> int:

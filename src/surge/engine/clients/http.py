@@ -62,9 +62,10 @@ class HttpClient:
 
     def __init__(self, ctx: ClientContext, headers: dict[str, str] | None = None) -> None:
         self._ctx = ctx
-        # the class's headers, then the run's (--header, the config file) over them: the command
-        # line is the later, more specific layer, and a token passed there must be the one sent
-        merged = layered(headers, ctx.default_headers)
+        # the built-in ones (Accept-Encoding), the class's over them, then the run's (--header,
+        # the config file): the command line is the later, more specific layer, and a token
+        # passed there must be the one sent
+        merged = layered(ctx.builtin_headers, headers, ctx.default_headers)
         shared = ctx.shared_cache(merged)
         #: the headers until the scenario reads ``client.headers`` (then its own copy, _headers),
         #: and the request-bytes cache in use with the headers and cookies its bytes carry: most
