@@ -5,6 +5,8 @@ summary and the final histograms (``surge.outputs.base``).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from dataclasses import dataclass
 
 from .kinds import WorkloadKind
@@ -71,4 +73,16 @@ class Notice:
     level: str = "warning"
 
 
-Event = RunStarted | IntervalStats | StageChanged | ThresholdBreached | Notice
+@dataclass(frozen=True)
+class MonitorSample:
+    """One row of one monitor (``surge.monitors``) on the run's clock: ``timestamp`` unix time,
+    ``elapsed_s`` since the run's t0 (the clock of stats_history.csv); ``values`` the monitor's
+    columns (a missing one: no value this time)."""
+
+    monitor: str
+    timestamp: float
+    elapsed_s: float
+    values: Mapping[str, float | int | None]
+
+
+Event = RunStarted | IntervalStats | StageChanged | ThresholdBreached | Notice | MonitorSample
