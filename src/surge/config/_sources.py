@@ -206,6 +206,19 @@ def to_url(raw: Raw) -> str:
     return text.rstrip("/")
 
 
+def to_service_url(raw: Raw, schemes: tuple[str, ...], example: str) -> str:
+    """A service URL (``postgresql://user@127.0.0.1/app``) with one of ``schemes`` and a host."""
+    text = to_str(raw)
+    parts = urlsplit(text)
+    if parts.scheme not in schemes or not (parts.hostname or parts.path):
+        raise raw.fail(f"is not a {schemes[0]}:// URL; use e.g. {example}")
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        raise raw.fail(f"has an invalid port; use e.g. {example}") from None
+    return text
+
+
 def to_health(raw: Raw) -> str:
     """A path on the target (``/health``) or a full http(s) URL."""
     text = to_str(raw)

@@ -62,6 +62,13 @@ def _interval(raw: Raw) -> float:
     return seconds
 
 
+def _port(raw: Raw) -> int:
+    port = src.to_int(raw)
+    if port > 65535:
+        raise raw.fail("is not a TCP port (1-65535)")
+    return port
+
+
 def _processes(raw: Raw) -> int:
     n = src.to_int(raw)
     limit = max(64, 4 * _cpus())
@@ -86,6 +93,10 @@ CONVERT: dict[str, Callable[[Raw], Any]] = {
     "live": lambda raw: LiveMode(src.to_choice(raw, LIVE_MODES)), "debug": src.to_bool,
     "shape": src.to_bool, "allow_worker_loss": src.to_bool, "exit_code_on_error": _exit_code,
     "hook_timeout": src.to_duration,
+    "monitor_pid": src.to_int, "monitor_port": _port, "monitor_cmd": src.to_str,
+    "db": lambda raw: src.to_service_url(raw, ("postgresql", "postgres"), "postgresql://app@127.0.0.1/app"),
+    "redis": lambda raw: src.to_service_url(raw, ("redis", "rediss", "unix"), "redis://127.0.0.1:6379/0"),
+    "host_monitor": src.to_bool, "monitor_interval": _interval,
 }
 FILE_KEYS = set(CONVERT) - {"config", "threshold"}
 ENV_KEYS = set(CONVERT) - {"stages", "headers", "thresholds", "threshold"}
@@ -181,7 +192,19 @@ def _plan(v: dict[str, Any], raws: dict[str, Raw], file_raw: dict[str, Raw], cli
         allow_worker_loss=v.get("allow_worker_loss", False),
         exit_code_on_error=v.get("exit_code_on_error", 1),
         hook_timeout_s=v.get("hook_timeout", 60.0),
+        **_monitoring(v, raws),
     )
+
+
+def _monitoring(v: dict[str, Any], raws: dict[str, Raw]) -> dict[str, Any]:
+    """The monitors' settings; one way of naming the target at most."""
+    named = [key for key in ("monitor_pid", "monitor_port", "monitor_cmd") if key in v]
+    if len(named) > 1:
+        raise ConfigError(f"{raws[named[0]].label} and {raws[named[1]].label} are both set; "
+                          "name the target process one way (a pid, the port it listens on, or a command)")
+    return dict(monitor_pid=v.get("monitor_pid"), monitor_port=v.get("monitor_port"),
+                monitor_cmd=v.get("monitor_cmd") or None, db_url=v.get("db"), redis_url=v.get("redis"),
+                host_monitor=v.get("host_monitor", True), monitor_interval_s=v.get("monitor_interval", 1.0))
 
 
 def _cpus() -> int:

@@ -76,11 +76,16 @@ class Run:
     optionally ``judge(...)`` and ``bind(control)`` (see ``surge.outputs.base``)."""
 
     def __init__(self, plan: TestPlan, scenario: Scenario, *, launcher: Launcher | None = None,
-                 outputs: tuple | list = (), out_dir: str = "") -> None:
+                 outputs: tuple | list = (), out_dir: str = "", monitors: Any = None) -> None:
         self.plan = settle_shape(plan, scenario)
         self.scenario = scenario
         self.launcher = launcher or default_launcher(self.plan)
         self.out_dir = out_dir
+        #: the monitors' sampler (``surge.monitors.base.Sampler``, started by the caller), or None:
+        #: it samples from the load's t0 to its end, its rows go out as events
+        self.monitors = monitors
+        self._monitors_stop: asyncio.Event | None = None
+        self._monitors_task: asyncio.Future | None = None
         self.stats = RunStats()
         self.state = RunState.PENDING
         #: what the coordinator shows or writes is scrubbed of the run's secrets (workers scrub
@@ -188,7 +193,9 @@ class Run:
                 if length is not None:  # the run ends by itself, whatever its workers do
                     self._move_deadline(0.1 + length + plan.graceful_stop_s + ANSWER_S)
                 self.launcher.begin(t0)
+                self._start_monitors(t0)
                 await self._tick_until_done()
+                await self._stop_monitors()
             else:  # interrupted while the workers came up: they stop before any load
                 self.launcher.stop(hard=True)
                 await self.launcher.wait()
@@ -196,12 +203,33 @@ class Run:
             ran_s = max(time.time() - t0, 1e-9) if self._t0 else 1e-9  # 0: interrupted before the load
             result = self._finish(started_at, ran_s)  # every file, before teardown
         finally:
+            if self._monitors_task is not None and not self._monitors_task.done():
+                self._monitors_task.cancel()
             try:
                 await self._call_hook(self.scenario.teardown, "teardown", data)
             except ScenarioError as exc:
                 self._hook_warnings.append(str(exc))
                 self.emit(Notice(str(exc)))
         return self._revised(result)
+
+    def _start_monitors(self, t0_wall: float) -> None:
+        if self.monitors is None:
+            return
+        self.monitors.bind(self.emit, lambda message: self.emit(Notice(message)))
+        self._monitors_stop = asyncio.Event()
+        self._monitors_task = asyncio.ensure_future(self.monitors.run(t0_wall, self._monitors_stop))
+
+    async def _stop_monitors(self) -> None:
+        """The load is over: one last sample of every monitor, then no more."""
+        if self._monitors_task is None:
+            return
+        self._monitors_stop.set()
+        try:
+            await asyncio.wait_for(self._monitors_task, timeout=max(2.0, 2 * self.monitors.interval_s))
+        except asyncio.TimeoutError:
+            self._monitors_task.cancel()
+        except Exception as exc:  # the sampler's own bug: the run keeps its results
+            self.emit(Notice(f"monitors stopped early: {type(exc).__name__}: {exc}"))
 
     async def _wait_healthy(self) -> None:
         plan = self.plan
@@ -445,6 +473,7 @@ class Run:
             warnings=tuple(self._warnings() + self._hook_warnings), aborted_by=self._aborted_by,
             users=UsersInfo(self._users_peak, stats.users_started, stats.users_start_failed),
             status_reasons=reasons,
+            monitors=self.monitors.sections() if self.monitors is not None else {},
         )
         result = RunResult(redact_summary(summary, self._redact), stats.histograms(), code, self.out_dir)
         self._outputs.finish(result)
@@ -494,6 +523,8 @@ class Run:
 
     def _warnings(self) -> list[str]:
         out = list(self.stats.warnings) + self._outputs.warnings
+        if self.monitors is not None:
+            out += self.monitors.warnings()
         for key, at_s in sorted(self._usage.saturated().items(), key=lambda kv: kv[1]):
             who = "the coordinator" if key == "coordinator" else f"worker {key}"
             what = ("live figures may lag" if key == "coordinator"

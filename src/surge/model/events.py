@@ -83,6 +83,7 @@ class MonitorSample:
     timestamp: float
     elapsed_s: float
     values: Mapping[str, float | int | None]
+    columns: tuple[str, ...] = ()  # the monitor's columns, in order (a CSV's header)
 
 
 Event = RunStarted | IntervalStats | StageChanged | ThresholdBreached | Notice | MonitorSample

@@ -125,6 +125,15 @@ class TestPlan:
     #: exit code when requests failed and no threshold was set (Locust's --exit-code-on-error)
     exit_code_on_error: int = 1
     hook_timeout_s: float = 60.0  # setup() / teardown() are given this long, then abandoned
+    #: monitors (surge.monitors): the target by pid, by the port it listens on, or a command
+    #: surge starts; PostgreSQL and Redis URLs; the host monitor (on by default); the interval
+    monitor_pid: int | None = None
+    monitor_port: int | None = None
+    monitor_cmd: str | None = None
+    db_url: str | None = None
+    redis_url: str | None = None
+    host_monitor: bool = True
+    monitor_interval_s: float = 1.0
 
     __test__ = False  # not a pytest class
 

@@ -191,6 +191,8 @@ class RunSummary:
     users: UsersInfo = field(default_factory=UsersInfo)
     #: why the status is what it is, one plain sentence each (empty for a clean pass)
     status_reasons: tuple[str, ...] = ()
+    #: what each monitor (``surge.monitors``) saw, by its name: target, host, generator, db, redis
+    monitors: dict = field(default_factory=dict)
     schema: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict:

@@ -108,6 +108,10 @@ class Sampler:
         self._pool = concurrent.futures.ThreadPoolExecutor(max(1, len(monitors)), thread_name_prefix="surge-monitor")
         self._pending: dict[str, concurrent.futures.Future] = {}
 
+    def bind(self, emit: Callable[[Sample], None], notify: Callable[[str], None]) -> None:
+        """Where rows and warnings go (the run binds its event fan-out before sampling)."""
+        self._emit, self._notify = emit, notify
+
     def start(self) -> None:
         """Start every monitor; the first that cannot start closes the others and raises."""
         started: list[Monitor] = []
@@ -181,7 +185,7 @@ class Sampler:
             if record.gaps == 1:
                 self._warn(record, f"monitor {name}: its sample raised {type(exc).__name__}: {exc}")
             return
-        sample = Sample(name, taken, elapsed, dict(values))
+        sample = Sample(name, taken, elapsed, dict(values), tuple(record.monitor.columns))
         record.samples.append(sample)
         self._emit(sample)
 
