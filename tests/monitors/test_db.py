@@ -3,7 +3,6 @@ commits and deadlocks, the window of pg_stat_statements, missing-index hints, se
 unreachable servers."""
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import sys
@@ -14,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from support.databases import database, eventually, pg_admin, postgres, temporary_database  # noqa: F401
+from support.databases import database, eventually, pg_admin, postgres, run_sampler, temporary_database  # noqa: F401
 from surge.model.errors import ConfigError
 from surge.model.events import MonitorSample
 from surge.monitors.base import MonitorUnavailable, Sampler, SourceLost
@@ -29,25 +28,6 @@ SECRET = "SECRET123"
 
 def with_password(url: str, password: str = SECRET) -> str:
     return url.replace("postgres@", f"postgres:{password}@")
-
-
-def run_sampler(sampler: Sampler, load, settle_s: float = 0.3) -> None:
-    """Sample while ``load()`` runs in a thread, then ``settle_s`` more (counters to be published)."""
-    async def main():
-        stop = asyncio.Event()
-        task = asyncio.ensure_future(sampler.run(time.time(), stop))
-        try:
-            await asyncio.to_thread(load)
-            await asyncio.sleep(settle_s)
-        finally:
-            stop.set()
-            await task
-
-    sampler.start()
-    try:
-        asyncio.run(main())
-    finally:
-        sampler.close()
 
 
 def monitor_pid(conn, datname: str) -> int | None:

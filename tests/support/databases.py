@@ -10,6 +10,7 @@ test module: ``from support.databases import database, postgres  # noqa: F401``)
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import shutil
 import socket
@@ -89,6 +90,26 @@ def eventually(check: Callable[[], object], timeout_s: float = 5.0, every_s: flo
         time.sleep(every_s)
 
 
+def run_sampler(sampler, load: Callable[[], object], settle_s: float = 0.3) -> None:
+    """Start ``sampler``, sample while ``load()`` runs in a thread and ``settle_s`` after it (for
+    counters to be published), then close it."""
+    async def main():
+        stop = asyncio.Event()
+        task = asyncio.ensure_future(sampler.run(time.time(), stop))
+        try:
+            await asyncio.to_thread(load)
+            await asyncio.sleep(settle_s)
+        finally:
+            stop.set()
+            await task
+
+    sampler.start()
+    try:
+        asyncio.run(main())
+    finally:
+        sampler.close()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -159,4 +180,7 @@ def redis_db(redis_server: RedisServer) -> RedisServer:
     with redis_server.client() as client:
         client.flushall()
         client.config_set("slowlog-log-slower-than", 10000)
+        client.config_set("slowlog-max-len", 128)
+        client.config_set("maxmemory", 0)
+        client.config_set("maxmemory-policy", "noeviction")
     return redis_server
