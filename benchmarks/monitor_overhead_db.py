@@ -4,7 +4,7 @@ monitor's start (the pg_stat_statements snapshot) and its end-of-run report.
 
     .venv/bin/python benchmarks/monitor_overhead_db.py
     .venv/bin/python benchmarks/monitor_overhead_db.py --samples 500 --connections 50
-    .venv/bin/python benchmarks/monitor_overhead_db.py --db postgresql://postgres@127.0.0.1/app --redis redis://127.0.0.1:6379/13
+    .venv/bin/python benchmarks/monitor_overhead_db.py --redis redis://127.0.0.1:6379/13
 
 Cases:
 

@@ -55,7 +55,8 @@ def test_the_url_may_come_from_DATABASE_URL_and_the_file_defaults_to_db_report_j
 
 
 @pytest.mark.parametrize("url, fragment", [
-    (f"postgresql://postgres:{SECRET}@127.0.0.1:1/postgres", "postgresql://postgres:***@127.0.0.1:1/postgres is unavailable"),
+    (f"postgresql://postgres:{SECRET}@127.0.0.1:1/postgres",
+     "postgresql://postgres:***@127.0.0.1:1/postgres is unavailable"),
     (f"postgresql://postgres:{SECRET}@127.0.0.1:99999/postgres", "is malformed: Port out of range"),
     (f"redis://postgres:{SECRET}@127.0.0.1/0", "should start with postgresql://"),
 ])

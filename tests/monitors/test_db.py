@@ -164,7 +164,8 @@ def test_a_table_scanned_sequentially_many_times_is_a_missing_index_hint(databas
 
     def scans() -> int:
         with database.connect() as conn:
-            return conn.execute("SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'big_unindexed'").fetchone()[0]
+            sql = "SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'big_unindexed'"
+            return conn.execute(sql).fetchone()[0]
 
     assert eventually(lambda: scans() >= 15)
     monitor = PostgresMonitor(database.url)

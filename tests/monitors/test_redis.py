@@ -12,7 +12,7 @@ import pytest
 from support.databases import eventually, free_port, redis_db, redis_server, run_sampler  # noqa: F401
 from surge.model.errors import ConfigError
 from surge.model.events import MonitorSample
-from surge.monitors.base import MonitorUnavailable, Sampler, SourceLost
+from surge.monitors.base import MonitorUnavailable, Sampler
 from surge.monitors.counters import counter_delta
 from surge.monitors.redis import CLIENT_NAME, RedisMonitor
 

@@ -26,7 +26,7 @@ from typing import Any
 from .base import Row, Sample, SourceLost
 from .counters import Deltas, as_count, column_max, counter_delta, counter_rate, net, ratio, rounded
 from .db_report import MARK, SCHEMA, QueryError, Snapshot, build_report, take_snapshot
-from .sources import Source, import_driver
+from .sources import Source, close_quietly, import_driver
 
 _COUNTERS = ("xact_commit", "xact_rollback", "deadlocks", "blks_read", "blks_hit", "temp_files", "temp_bytes",
              "tup_inserted", "tup_updated", "tup_deleted", "tup_returned", "tup_fetched")
@@ -37,7 +37,8 @@ _RATES = ("commits_per_s", "rollbacks_per_s", "cache_hit_ratio", "tup_inserted_p
 
 _SAMPLE_SQL = f"""{MARK} WITH a AS (
   SELECT count(*), count(*) FILTER (WHERE state = 'active'), count(*) FILTER (WHERE state = 'idle'),
-         count(*) FILTER (WHERE state IN ('idle in transaction', 'idle in transaction (aborted)')), count(*) FILTER (WHERE wait_event_type = 'Lock'),
+         count(*) FILTER (WHERE state IN ('idle in transaction', 'idle in transaction (aborted)')),
+         count(*) FILTER (WHERE wait_event_type = 'Lock'),
          count(*) FILTER (WHERE datname = current_database()),
          coalesce(extract(epoch FROM max(clock_timestamp() - query_start) FILTER (WHERE state = 'active')), 0)::float8,
          coalesce(extract(epoch FROM max(clock_timestamp() - xact_start)), 0)::float8
@@ -45,7 +46,8 @@ _SAMPLE_SQL = f"""{MARK} WITH a AS (
 SELECT current_setting('max_connections')::int, a.*, {", ".join("d." + c for c in _COUNTERS)}
 FROM a LEFT JOIN pg_stat_database d ON d.datname = current_database()"""
 _UNSEEN_SQL = f"{MARK} SELECT count(*) FROM pg_stat_activity WHERE backend_type IS NULL"
-_SERVER_SQL = f"{MARK} SELECT current_setting('server_version'), current_setting('server_version_num')::int, current_database()"
+_SERVER_SQL = (f"{MARK} SELECT current_setting('server_version'), current_setting('server_version_num')::int, "
+               "current_database()")
 _CONNECTION_LOST = ("08", "57P")  # connection exceptions, and the server shutting down or cancelling us
 
 
@@ -76,7 +78,8 @@ class PostgresSession:
                                          connect_timeout=max(2, round(self.timeout_s)))
         except psycopg.Error as exc:
             raise SourceLost(self.source.scrub(str(exc) or type(exc).__name__)) from None
-        self.query(f"{MARK} SELECT set_config('statement_timeout', %s, false)", (f"{max(1, int(self.timeout_s * 1000))}ms",))
+        timeout = f"{max(1, int(self.timeout_s * 1000))}ms"
+        self.query(f"{MARK} SELECT set_config('statement_timeout', %s, false)", (timeout,))
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
         if self._conn is None:
@@ -98,11 +101,7 @@ class PostgresSession:
 
     def close(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                conn.close()
-            except Exception:  # already broken
-                pass
+        close_quietly(conn)
 
 
 class PostgresMonitor:
@@ -154,7 +153,8 @@ class PostgresMonitor:
         row: dict[str, Any] = {"max_connections": max_connections}
         row.update(zip(_ACTIVITY, rest[:len(_ACTIVITY)]))
         row.update(zip(_COUNTERS, rest[len(_ACTIVITY):]))
-        row["connections_used_pct"] = round(100.0 * row["connections"] / max_connections, 2) if max_connections else None
+        used = 100.0 * row["connections"] / max_connections if max_connections else None
+        row["connections_used_pct"] = rounded(used, 2)
         row["longest_query_s"] = round(row["longest_query_s"], 3)
         row["longest_transaction_s"] = round(row["longest_transaction_s"], 3)
         row["monitor_commits"], row["monitor_rollbacks"] = self.session.commits, self.session.rollbacks
@@ -198,8 +198,8 @@ class PostgresMonitor:
             except SourceLost as exc:
                 last = exc
         else:
-            report = {"schema": SCHEMA, "database": self.source.shown, "datname": self.datname,
-                      "warnings": [f"db report: PostgreSQL could not be read at the end of the run ({last}); no report"]}
+            lost = f"db report: PostgreSQL could not be read at the end of the run ({last}); no report"
+            report = {"schema": SCHEMA, "database": self.source.shown, "datname": self.datname, "warnings": [lost]}
         self.warnings.extend(w for w in report["warnings"] if w not in self.warnings)
         return report
 

@@ -116,7 +116,8 @@ def _statements_unavailable(exc: QueryError, datname: str) -> tuple[str, str | N
     """The note for the report, and a warning when it is the role's privileges."""
     how = ENABLE_STATEMENTS.format(datname=datname)
     if exc.sqlstate == UNDEFINED_TABLE:
-        return f"pg_stat_statements is not installed in the database {datname}: to see the slowest statements, {how}", None
+        return (f"pg_stat_statements is not installed in the database {datname}: to see the slowest statements, "
+                f"{how}"), None
     if exc.sqlstate == NOT_LOADED:
         return f"pg_stat_statements is installed but not loaded: to see the slowest statements, {how}", None
     warning = _cannot_read(PG_STAT_STATEMENTS, exc, "no slowest statements")
@@ -221,7 +222,8 @@ def _hints(start: Snapshot | None, end: Snapshot, limit: int) -> list[dict[str, 
 
 
 def _table_size(r: tuple) -> dict[str, Any]:
-    return {"schema": r[0], "table": r[1], "rows": r[2], "total_bytes": r[3], "table_bytes": r[4], "indexes_bytes": r[5]}
+    return {"schema": r[0], "table": r[1], "rows": r[2], "total_bytes": r[3], "table_bytes": r[4],
+            "indexes_bytes": r[5]}
 
 
 def _index_size(r: tuple) -> dict[str, Any]:

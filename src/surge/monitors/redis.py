@@ -24,7 +24,7 @@ from typing import Any
 
 from .base import Row, Sample, SourceLost
 from .counters import Deltas, as_count, column_max, counter_delta, counter_rate, net, ratio, rounded
-from .sources import Source, import_driver
+from .sources import Source, close_quietly, import_driver
 
 CLIENT_NAME = "surge-monitor"
 SLOWLOG_FETCH = 128  # Redis keeps 128 entries by default (slowlog-max-len)
@@ -141,6 +141,7 @@ class RedisMonitor:
 
     def summarise(self, rows: Sequence[Sample]) -> dict[str, Any]:
         used_max, limit = column_max(rows, "used_memory_bytes"), column_max(rows, "maxmemory_bytes")
+        hits, misses = counter_delta(rows, "keyspace_hits"), counter_delta(rows, "keyspace_misses")
         slowest = column_max(rows, "slowlog_max_us")
         return {
             "clients_max": column_max(rows, "connected_clients"),
@@ -149,9 +150,9 @@ class RedisMonitor:
             "used_memory_mb_max": rounded(None if used_max is None else used_max / _MB, 3),
             "maxmemory_mb": rounded(limit / _MB, 3) if limit else None,
             "used_memory_pct_max": rounded(100.0 * used_max / limit, 2) if limit and used_max is not None else None,
-            "hit_ratio": rounded(ratio(counter_delta(rows, "keyspace_hits"), counter_delta(rows, "keyspace_misses")), 4),
-            "keyspace_hits": as_count(counter_delta(rows, "keyspace_hits")),
-            "keyspace_misses": as_count(counter_delta(rows, "keyspace_misses")),
+            "hit_ratio": rounded(ratio(hits, misses), 4),
+            "keyspace_hits": as_count(hits),
+            "keyspace_misses": as_count(misses),
             "evictions": as_count(counter_delta(rows, "evicted_keys")),
             "expired_keys": as_count(counter_delta(rows, "expired_keys")),
             "rejected_connections": as_count(counter_delta(rows, "rejected_connections")),
@@ -161,11 +162,7 @@ class RedisMonitor:
 
     def close(self) -> None:
         client, self._client = self._client, None
-        if client is not None:
-            try:
-                client.close()
-            except Exception:  # already broken
-                pass
+        close_quietly(client)
 
 
 def _name(value: Any) -> str:

@@ -9,6 +9,7 @@ leaves a monitor goes through :meth:`Source.scrub` (the URL's password by value,
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 from types import ModuleType
 from urllib.parse import urlsplit
@@ -58,3 +59,10 @@ def import_driver(module: str, *, extra: str, what: str) -> ModuleType:
     except ImportError:
         raise MonitorUnavailable(f"watching {what} needs the {module} package, which is not installed",
                                  f"pip install 'surge[{extra}]'") from None
+
+
+def close_quietly(connection: object) -> None:
+    """Close a driver's connection (or client) that may be broken already, or None."""
+    if connection is not None:
+        with contextlib.suppress(Exception):
+            connection.close()  # type: ignore[attr-defined]
