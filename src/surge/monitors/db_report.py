@@ -154,6 +154,9 @@ def build_report(query: Query, *, shown_url: str, datname: str, server_version: 
             report[key] = [build(r) for r in query(sql, (limit,))]
         except QueryError as exc:
             warnings.append(_cannot_read(f"pg_stat_user_{key} ({view})", exc, f"{view} are left out"))
+    if report["statements"]["hidden_calls"]:
+        warnings.append(f"db report: {report['statements']['hidden_calls']} calls of other roles' statements are "
+                        "hidden from this role in pg_stat_statements (grant it pg_read_all_stats or pg_monitor)")
     report["warnings"] = [scrub(w) for w in warnings]
     return report
 
@@ -166,7 +169,7 @@ def _statements_part(start: Snapshot | None, end: Snapshot, scrub: Callable[[str
         "scope": "load window" if windowed else "since the statistics were last reset",
         "note": end.statements_note or (start.statements_note if start else None),
         "by_mean_time": [], "by_total_time": [],
-        "hidden": 0,
+        "hidden_calls": 0,
     }
     if end.statements is None:
         return part
@@ -174,9 +177,10 @@ def _statements_part(start: Snapshot | None, end: Snapshot, scrub: Callable[[str
         part["note"] = ("pg_stat_statements could not be read when the run started, so these are the totals since "
                         "the statistics were last reset, not the load window")
     rows = _window(start.statements if windowed else {}, end.statements)
-    part["hidden"] = sum(1 for r in rows if r["queryid"] is None)  # other roles' (pg_read_all_stats shows them)
+    part["hidden_calls"] = sum(r["calls"] for r in rows if r["queryid"] is None)  # other roles', text hidden
+    rows = [r for r in rows if r["queryid"] is not None]
     for r in rows:
-        r["queryid"] = None if r["queryid"] is None else str(r["queryid"])  # int64: beyond JSON's safe integers
+        r["queryid"] = str(r["queryid"])  # an int64: beyond JSON's safe integers
         r["query"] = scrub_query(r["query"] or "", scrub)
         r["mean_time_ms"] = round(r["total_time_ms"] / r["calls"], 3)
         r["total_time_ms"] = round(r["total_time_ms"], 3)
