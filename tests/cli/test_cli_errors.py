@@ -249,11 +249,33 @@ def long_flags(command: click.Command) -> list[str]:
             for opt in param.opts if opt.startswith("--")]
 
 
-@pytest.mark.parametrize("name", sorted(cli.commands))
-def test_each_command_help_mentions_every_flag(tmp_path, name):
-    proc = surge(name, "--help", cwd=tmp_path)
+def command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every runnable command, a group's subcommands included (``("db", "report")``)."""
+    paths = []
+    for name, command in sorted(group.commands.items()):
+        if isinstance(command, click.Group):
+            paths += command_paths(command, (*prefix, name))
+        else:
+            paths.append((*prefix, name))
+    return paths
+
+
+@pytest.mark.parametrize("group", sorted(n for n, c in cli.commands.items() if isinstance(c, click.Group)))
+def test_a_command_group_help_lists_its_commands(tmp_path, group):
+    proc = surge(group, "--help", cwd=tmp_path)
     assert proc.returncode == 0 and proc.stderr == ""
-    flags = long_flags(cli.commands[name])
+    assert all(name in proc.stdout for name in cli.commands[group].commands)
+
+
+@pytest.mark.parametrize("path", command_paths(cli), ids=" ".join)
+def test_each_command_help_mentions_every_flag(tmp_path, path):
+    proc = surge(*path, "--help", cwd=tmp_path)
+    assert proc.returncode == 0 and proc.stderr == ""
+    command = cli
+    for name in path:
+        command = command.commands[name]
+    flags = long_flags(command)
+    name = " ".join(path)
     assert flags, name
     missing = [flag for flag in flags if flag not in proc.stdout]
     assert not missing, f"surge {name} --help does not mention {missing}"

@@ -47,6 +47,7 @@ import click  # noqa: E402
 from .. import __version__
 from ..model.errors import ExitCode, SurgeError
 from ..model.redact import redact_text
+from .db import db_group
 from .session import Session
 
 RUN_HELP = """Run SCENARIO (a Python file of HttpUser classes) against --host.
@@ -162,6 +163,9 @@ def demo_command(session: Session, **options) -> None:
     from .demo import run_demo
 
     sys.exit(run_demo(_clean(options), session=session))
+
+
+cli.add_command(db_group)
 
 
 def _clean(options: dict) -> dict:
