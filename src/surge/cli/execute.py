@@ -18,6 +18,8 @@ from rich.console import Console
 from ..config import settle
 from ..engine.guard import Escalated, LoopGuard
 from ..engine.run import Run
+from ..monitors.wiring import watch_for
+from ..outputs.monitor_csv import MonitorSeriesWriter
 from ..engine.scenario import Scenario, load_scenario, run_redactor
 from ..model.errors import ConfigError, SurgeError
 from ..model.plan import TestPlan
@@ -61,11 +63,20 @@ def _execute(plan: TestPlan, scenario: Scenario) -> int:
     except OSError as exc:  # not a traceback and exit 1 ("thresholds failed"): a usage error
         raise ConfigError(f"--out {str(out_dir)!r} cannot be written: {exc.strerror or exc}",
                           "pass --out with a folder you can write to") from exc
-    run = Run(plan, scenario, outputs=[ThresholdJudge.for_plan(plan), writer, view], out_dir=str(out_dir))
+    try:
+        watch = watch_for(plan, out_dir)  # the monitors start (or refuse, exit 2) before any load
+    except BaseException:
+        writer.discard()
+        raise
+    outputs = [ThresholdJudge.for_plan(plan)]
+    if watch.sampler is not None:
+        outputs.append(MonitorSeriesWriter(out_dir, reports=watch.sampler.reports))
+    run = Run(plan, scenario, outputs=[*outputs, writer, view], out_dir=str(out_dir), monitors=watch.sampler)
     result = None
     try:
         result = _run_with_signals(run)
     finally:
+        watch.close()
         if result is None:  # no load ran (preflight or setup failed): leave no half-empty folder behind
             view.close()
             writer.discard()

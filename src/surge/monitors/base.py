@@ -20,6 +20,10 @@ worker, so it cannot slow load generation. What an implementation owes:
   the standalone ``surge monitor`` and a results folder read later give the same answer);
 * ``close()``: release what ``start`` took. Called once, also after a failure.
 
+Optional: ``warnings`` (a list of one-line notes a monitor gathered, e.g. views its role
+cannot read) and ``report()`` (a JSON-able report made once at the end of the load, written
+as ``<name>_report.json``: the database's slowest statements over the load window).
+
 A monitor's summary section is a threshold target by its name (``target:
 rss_growth_mb_per_min<5``), so the threshold engine needs no monitor-specific code.
 """
@@ -193,11 +197,25 @@ class Sampler:
         record.warnings.append(message)
         self._notify(message)
 
+    def reports(self) -> dict[str, dict[str, Any]]:
+        """Each monitor's end-of-load report (those that make one), by file name; never raises."""
+        out = {}
+        for name, record in self.records.items():
+            report = getattr(record.monitor, "report", None)
+            if not callable(report):
+                continue
+            try:
+                out[f"{name}_report.json"] = report()
+            except Exception as exc:  # a report that fails must not cost the run its files
+                self._warn(record, f"monitor {name}: its report failed ({type(exc).__name__}: {exc})")
+        return out
+
     def sections(self) -> dict[str, dict[str, Any]]:
         return {name: record.section() for name, record in self.records.items()}
 
     def warnings(self) -> list[str]:
-        return [w for record in self.records.values() for w in record.warnings]
+        own = [w for record in self.records.values() for w in getattr(record.monitor, "warnings", ())]
+        return own + [w for record in self.records.values() for w in record.warnings]
 
     def close(self) -> None:
         for record in self.records.values():

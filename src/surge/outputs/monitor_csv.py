@@ -11,13 +11,16 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import json
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from ..model.events import MonitorSample, Notice
 from ..model.summary import RunResult
 from .base import RunControl
+from .results import write_atomic
 
 MONITORS_DIR = "monitors"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -46,8 +49,12 @@ def _cell(value: object) -> str:
 class MonitorSeriesWriter:
     """Streams each monitor's samples to ``<out_dir>/monitors/<name>.csv``."""
 
-    def __init__(self, out_dir: Path) -> None:
-        self.folder = Path(out_dir) / MONITORS_DIR
+    def __init__(self, out_dir: Path, reports: Callable[[], dict[str, Any]] | None = None) -> None:
+        """``reports``: the monitors' end-of-load reports by file name (``db_report.json``),
+        asked for and written at ``finish``, before teardown."""
+        self.out_dir = Path(out_dir)
+        self.folder = self.out_dir / MONITORS_DIR
+        self._reports = reports
         self._files: dict[str, IO[bytes]] = {}
         self._columns: dict[str, tuple[str, ...]] = {}
         self._lost: set[str] = set()
@@ -63,6 +70,15 @@ class MonitorSeriesWriter:
 
     def finish(self, result: RunResult) -> None:
         self.close()
+        if self._reports is None:
+            return
+        for name, report in self._reports().items():
+            try:
+                write_atomic(self.out_dir / name, json.dumps(report, indent=2, default=str) + "\n")
+            except OSError as exc:
+                self._say(f"{self.out_dir / name} could not be written ({exc.strerror or exc})")
+            for warning in report.get("warnings", ()) if isinstance(report, dict) else ():
+                self._say(warning)
 
     def close(self) -> None:
         for f in self._files.values():
@@ -87,6 +103,9 @@ class MonitorSeriesWriter:
             self._lost.add(name)
             message = (f"{self.path(name)} could not be written ({exc.strerror or exc}) at "
                        f"{sample.elapsed_s:.0f}s; the run goes on, that series is incomplete")
-            self.warnings.append(message)
-            if self._control is not None:
-                self._control.emit(Notice(message))
+            self._say(message)
+
+    def _say(self, message: str) -> None:
+        self.warnings.append(message)
+        if self._control is not None:
+            self._control.emit(Notice(message))
