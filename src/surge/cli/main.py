@@ -155,6 +155,11 @@ def demo_command(session: Session, **options) -> None:
     sys.exit(run_demo(_clean(options), session=session))
 
 
+from .monitor import monitor_command  # noqa: E402 (after the signal handlers, like the rest)
+
+cli.add_command(monitor_command)
+
+
 def _clean(options: dict) -> dict:
     """Drop what the user did not pass; join repeated and comma-separated list flags."""
     out = {}

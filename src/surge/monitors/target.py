@@ -175,6 +175,7 @@ def summarise_target(rows: Sequence[MonitorSample], *, pid: int, warmup_s: float
         "exited_at_s": exited_at_s,
         "warmup_s": round(warm_s, 3),
         "fit_samples": len(fit),
+        "fit_span_s": round(fit[-1].elapsed_s - fit[0].elapsed_s, 3) if fit else 0.0,
     }
 
 
