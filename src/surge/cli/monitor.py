@@ -13,13 +13,16 @@ import signal
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
 from ..model.durations import format_duration, parse_duration
 from ..model.errors import ConfigError, ExitCode
 from ..model.events import MonitorSample
+
+if TYPE_CHECKING:
+    from ..monitors.target import TargetMonitor
 
 MONITOR_JSON = "monitor.json"
 MONITOR_CSV = "monitor.csv"
@@ -71,8 +74,6 @@ def monitor_command(pid: int | None, port: int | None, duration: str, interval: 
 def run_monitor(*, pid: int | None, port: int | None, duration: str, interval: str, warmup: str | None = None,
                 out: str | None = None, plot: bool = False) -> int:
     """Settle the flags, watch, write, report; the exit code."""
-    from ..monitors.base import Sampler
-    from ..monitors.host import HostMonitor
     from ..monitors.target import TargetMonitor
 
     duration_s = _positive(duration, "--duration")
@@ -86,16 +87,12 @@ def run_monitor(*, pid: int | None, port: int | None, duration: str, interval: s
         from .monitor_plot import require_matplotlib
 
         require_matplotlib()
-    target = TargetMonitor(_settle_pid(pid, port), warmup_s)
-    watch = _Watch(target, duration_s, interval_s, plot)
-    watch.sampler = sampler = Sampler([target, HostMonitor()], interval_s, emit=watch.on_sample, notify=watch.on_notice)
-    sampler.start()  # a pid that is gone: one line, exit 2, nothing written
-    watch.started = datetime.now(timezone.utc)
-    watch.out_dir = Path(out) if out else _default_out_dir(watch.started)
+    watch = _Watch(TargetMonitor(_settle_pid(pid, port), warmup_s), duration_s, interval_s, plot)
+    watch.sampler.start()  # a pid that is gone: one line, exit 2, nothing written
     try:
-        return asyncio.run(watch.run())
+        return asyncio.run(watch.run(Path(out) if out else None))
     finally:
-        sampler.close()
+        watch.sampler.close()
 
 
 def _settle_pid(pid: int | None, port: int | None) -> int:
@@ -130,17 +127,23 @@ def _default_out_dir(started: datetime) -> Path:
 class _Watch:
     """One watch on the event loop: signals and the duration end it; then the files and lines."""
 
-    def __init__(self, target, duration_s: float, interval_s: float, plot: bool) -> None:
+    def __init__(self, target: TargetMonitor, duration_s: float, interval_s: float, plot: bool) -> None:
+        from ..monitors.base import Sampler
+        from ..monitors.host import HostMonitor
+
         self.target, self.duration_s, self.interval_s, self.plot = target, duration_s, interval_s, plot
-        self.sampler = None  # set before run(), and these: the sampler's callbacks are this watch's
-        self.started: datetime | None = None
-        self.out_dir: Path | None = None
+        self.sampler = Sampler([target, HostMonitor()], interval_s, emit=self.on_sample, notify=self.on_notice)
+        self.started = datetime.now(timezone.utc)
+        self.out_dir = Path()
         self.ended_by: str | None = None
         self.signum: int | None = None
         self._stop: asyncio.Event | None = None
         self._csv: _CsvStream | None = None
 
-    async def run(self) -> int:
+    async def run(self, out_dir: Path | None) -> int:
+        """Watch until the duration, a signal or the process's exit; write the files; the exit code."""
+        self.started = datetime.now(timezone.utc)
+        self.out_dir = out_dir or _default_out_dir(self.started)
         loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
