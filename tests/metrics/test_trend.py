@@ -95,7 +95,10 @@ def test_a_step_in_the_series_pulls_least_squares_but_hardly_theil_sen():
     assert theil_sen(xs, ys) == 0.0
 
 
-@given(points=st.lists(st.tuples(finite, finite), min_size=2, max_size=60, unique_by=lambda p: p[0]),
+grid = st.integers(-10**6, 10**6).map(lambda k: k / 1000)  # no values that vanish beside others in a sum
+
+
+@given(points=st.lists(st.tuples(grid, grid), min_size=2, max_size=60, unique_by=lambda p: p[0]),
        scale=st.floats(0.1, 10), shift=finite, seed=st.integers(0, 2**16))
 def test_it_is_equivariant_and_does_not_depend_on_the_order_of_the_points(points, scale, shift, seed):
     xs, ys = [p[0] for p in points], [p[1] for p in points]

@@ -16,7 +16,8 @@ import pytest
 from support.leaky import Leaky
 from surge.model.events import MonitorSample
 from surge.monitors.base import MonitorUnavailable, Sampler, SourceLost
-from surge.monitors.target import (StartedTarget, TargetMonitor, default_warmup_s, descriptors, pid_listening_on,
+from surge.monitors._descriptors import descriptors
+from surge.monitors.target import (StartedTarget, TargetMonitor, default_warmup_s, pid_listening_on,
                                    summarise_target, verdict)
 
 LEAK_BYTES = 50_000
