@@ -47,7 +47,8 @@ import click  # noqa: E402
 from .. import __version__
 from ..model.errors import ExitCode, SurgeError
 from ..model.redact import redact_text
-from .db import db_group
+from .db import db_group  # noqa: E402
+from .monitor import monitor_command  # noqa: E402
 from .session import Session
 
 RUN_HELP = """Run SCENARIO (a Python file of HttpUser classes) against --host.
@@ -166,6 +167,7 @@ def demo_command(session: Session, **options) -> None:
 
 
 cli.add_command(db_group)
+cli.add_command(monitor_command)
 
 
 def _clean(options: dict) -> dict:
