@@ -163,6 +163,17 @@ def test_steady_users_and_rate(tmp_path):
     assert plan(tmp_path, {"rate": 5, "max_users": 7}).workload.max_users == 7
 
 
+def test_iterations_bound_the_run_and_stretch_the_default_cap(tmp_path):
+    assert plan(tmp_path).iterations is None
+    p = plan(tmp_path, {"iterations": "1000", "users": 10})
+    assert p.iterations == 1000 and p.duration_s == 600  # no --duration: k6's 10 min cap
+    assert plan(tmp_path, {"iterations": 5, "duration": "30s"}).duration_s == 30
+    assert plan(tmp_path, env={"SURGE_ITERATIONS": "7"}).iterations == 7
+    assert plan(tmp_path, {"iterations": 5, "profile": "smoke"}).duration_s == 60  # a profile keeps its length
+    with pytest.raises(ConfigError, match=r"--iterations '0' is not a whole number >= 1"):
+        plan(tmp_path, {"iterations": "0"})
+
+
 def test_stages_from_file(tmp_path):
     write(tmp_path / "surge.toml", """
         [[stages]]

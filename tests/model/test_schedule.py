@@ -10,12 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from surge.model.plan import Stage
+from surge.model.plan import ClosedWorkload, OpenWorkload, Stage, TestPlan
 from surge.model.schedule import (
     arrival_time,
     level_at,
     owned_arrivals,
     owned_count,
+    owned_iterations,
     owned_indices,
     scale_stages,
     stage_index_at,
@@ -106,6 +107,21 @@ def test_growing_the_level_only_adds_users_to_each_worker(total, workers):
     # users start in index order, so a worker's share never shrinks while the level grows
     for i in range(workers):
         assert owned_count(total, i, workers) <= owned_count(total + 1, i, workers) <= owned_count(total, i, workers) + 1
+
+
+@given(st.integers(0, 5_000), st.integers(1, 50), st.integers(1, 16), st.booleans())
+def test_iteration_shares_sum_exactly_among_the_workers_that_get_users(iterations, users, workers, is_open):
+    stages = (Stage(0, users), Stage(10, users))
+    workload = OpenWorkload(stages, max_users=100) if is_open else ClosedWorkload(stages)
+    plan = TestPlan(scenario_path="s.py", host="", workload=workload, iterations=iterations)
+    shares = [owned_iterations(plan, i, workers) for i in range(workers)]
+    assert sum(shares) == iterations
+    for i, share in enumerate(shares):
+        if not is_open and owned_count(users, i, workers) == 0:
+            assert share == 0  # a worker without users could never run its share
+    among = [s for i, s in enumerate(shares) if is_open or owned_count(users, i, workers)]
+    assert max(among) - min(among) <= 1
+    assert owned_iterations(plan.replace(iterations=None), 0, workers) is None
 
 
 def test_negative_totals_own_nothing():

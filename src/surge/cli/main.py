@@ -76,6 +76,9 @@ def _workload_options(fn):
         click.option("--max-users", metavar="N", help="Open workload: cap on concurrent virtual users (default max(100, 10 x rate))."),
         click.option("--duration", "-d", metavar="DURATION", help="Run length (default 1m); with --profile, stretches the whole profile."),
         click.option("--processes", metavar="N", help="Worker processes (default: the CPUs this process may use)."),
+        click.option("--iterations", "-i", metavar="N",
+                     help="End the run once N task picks (open: arrivals) have started across all users, split like "
+                          "users; --duration still caps it (default then 10m)."),
         click.option("--tags", "-T", metavar="TAG", multiple=True, help="Only run tasks with one of these tags (repeat or comma-separate)."),
         click.option("--exclude-tags", "-E", metavar="TAG", multiple=True, help="Skip tasks with one of these tags."),
         click.option("--user-classes", metavar="CLASS", multiple=True, help="Only run these user classes."),

@@ -6,7 +6,8 @@ The rules (DESIGN.md "Workload flags"), applied to the settled values:
   with ``target``/``users``, open with ``rate``). ``duration`` stretches it proportionally,
   ``users`` rescales its peak (whole users), ``rate`` rescales its peak as iterations/s and
   turns it open: every profile's arrival-rate twin.
-* Without a base shape the level is steady for ``duration`` (default 1 min): ``rate`` ->
+* Without a base shape the level is steady for ``duration`` (default 1 min; with
+  ``iterations``, 10 min, k6's cap for a run bounded by its iterations): ``rate`` ->
   open at that rate from t=0; otherwise ``users`` (default **1**, as Locust: ``surge run
   scenario.py`` just works, as a one-user sanity run) ramped at ``spawn_rate`` users/s
   (default: all in 1 s), the ramp capped at the duration. An open workload's ``max_users``
@@ -30,6 +31,8 @@ from ..model.schedule import scale_stages
 from ._sources import Raw, to_duration, to_positive
 
 DEFAULT_DURATION_S = 60.0
+#: the cap of a steady run bounded by --iterations when no --duration is given (k6's maxDuration)
+ITERATIONS_DURATION_S = 600.0
 DEFAULT_USERS = 1
 Workload = ClosedWorkload | OpenWorkload
 
@@ -93,7 +96,7 @@ def _base_shape(v: Mapping[str, Any], raws: Mapping[str, Raw]) -> tuple[tuple[St
 
 
 def _steady(v: Mapping[str, Any]) -> Workload:
-    duration = v.get("duration", DEFAULT_DURATION_S)
+    duration = v.get("duration", ITERATIONS_DURATION_S if "iterations" in v else DEFAULT_DURATION_S)
     if "rate" in v:
         rate = v["rate"]
         return _build((Stage(0.0, rate), Stage(duration, rate)), True, v)

@@ -85,7 +85,7 @@ CONVERT: dict[str, Callable[[Raw], Any]] = {
     "abort_grace": _zero_ok, "until_break": _until_break,
     "live": lambda raw: LiveMode(src.to_choice(raw, LIVE_MODES)), "debug": src.to_bool,
     "shape": src.to_bool, "allow_worker_loss": src.to_bool, "exit_code_on_error": _exit_code,
-    "hook_timeout": src.to_duration,
+    "hook_timeout": src.to_duration, "iterations": src.to_int,
 }
 FILE_KEYS = set(CONVERT) - {"config", "threshold"}
 ENV_KEYS = set(CONVERT) - {"stages", "headers", "thresholds", "threshold"}
@@ -112,7 +112,7 @@ def settle(cli: Mapping[str, Any], env: Mapping[str, str], cwd: Path) -> TestPla
     spawn_rate, rate,     1 min when nothing is given; open ``max_users`` default
     max_users, duration,  ``max(100, ceil(10 × peak rate))``)
     stages, until_break,
-    shape
+    shape, iterations     (``iterations`` also bounds the run; a steady run then lasts at most 10 min)
     processes             default: the CPUs this process may run on (``os.sched_getaffinity``)
     tags, exclude_tags,   lists; ``"a,b"`` in env/CLI
     user_classes
@@ -181,6 +181,7 @@ def _plan(v: dict[str, Any], raws: dict[str, Raw], file_raw: dict[str, Raw], cli
         allow_worker_loss=v.get("allow_worker_loss", False),
         exit_code_on_error=v.get("exit_code_on_error", 1),
         hook_timeout_s=v.get("hook_timeout", 60.0),
+        iterations=v.get("iterations"),
     )
 
 

@@ -164,7 +164,8 @@ class Run:
         plan = self.plan
         self._outputs.bind(self)
         self.emit(RunStarted(plan.scenario_name, plan.profile, redact_url(plan.host), plan.workload.kind,
-                             plan.duration_s, plan.processes, self.out_dir, plan.workload.stage_count))
+                             plan.duration_s, plan.processes, self.out_dir, plan.workload.stage_count,
+                             plan.iterations))
         if plan.health_path:
             await self._wait_healthy()
         if self._interrupt is not None:  # interrupted in the preflight: no load, no setup, no teardown
@@ -373,7 +374,7 @@ class Run:
             cumulative=stats.total_stats(elapsed), endpoints=endpoints, cpu_percent=cpu,
             workers_alive=plan.processes - len(self._lost),
             failing_thresholds=tuple(r.label for r in judgement.failing), interval=k, partial=partial,
-            timestamp=self._t0 + elapsed, loop_lag_ms=lag_ms,
+            timestamp=self._t0 + elapsed, loop_lag_ms=lag_ms, iterations=stats.iterations,
         )
 
     async def _call_hook(self, hook, name: str, *extra) -> Any:
@@ -444,7 +445,7 @@ class Run:
             custom_metrics=tuple(stats.custom_stats(duration_s)), breaking_point=self._breaking_point,
             warnings=tuple(self._warnings() + self._hook_warnings), aborted_by=self._aborted_by,
             users=UsersInfo(self._users_peak, stats.users_started, stats.users_start_failed),
-            status_reasons=reasons,
+            status_reasons=reasons, iterations=stats.iterations, iterations_limit=plan.iterations,
         )
         result = RunResult(redact_summary(summary, self._redact), stats.histograms(), code, self.out_dir)
         self._outputs.finish(result)
@@ -505,6 +506,11 @@ class Run:
             out.append(f"a worker's event loop was held for up to {self._lag_max:,.0f} ms: code in a task blocks "
                        "(time.sleep, a CPU loop, synchronous I/O), and every latency and rate figure is skewed "
                        "by it; use await asyncio.sleep() and async clients")
+        limit = self.plan.iterations
+        if limit is not None and self.stats.iterations < limit:
+            why = ("interrupted" if self._interrupt else "a threshold stopped it"
+                   if self._aborted_by or self._breaking_point else "its duration was up")
+            out.append(f"the run ended after {self.stats.iterations:,} of its {limit:,} iterations ({why})")
         if self._book.partial or self._book.late:
             out.append(f"{self._book.partial} interval(s) were written before every worker's snapshot came in "
                        f"({self._book.late} late snapshot(s) counted in the totals only)")

@@ -21,6 +21,7 @@ class RunStarted:
     processes: int
     out_dir: str
     stages: int
+    iterations: int | None = None  # --iterations: the run ends at this many (duration_s is then a cap)
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class IntervalStats:
     partial: bool = False  # written before every live worker's snapshot came in
     timestamp: float = 0.0  # unix time of the interval's end on the run's clock (t0 + elapsed_s)
     loop_lag_ms: float = 0.0  # the longest a worker's event loop was held in this interval
+    iterations: int = 0  # iterations started since the start (task picks; open: arrivals served)
 
 
 @dataclass(frozen=True)

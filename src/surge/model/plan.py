@@ -125,6 +125,9 @@ class TestPlan:
     #: exit code when requests failed and no threshold was set (Locust's --exit-code-on-error)
     exit_code_on_error: int = 1
     hook_timeout_s: float = 60.0  # setup() / teardown() are given this long, then abandoned
+    #: --iterations: the run ends once this many task picks (closed) or arrivals served (open)
+    #: have started across all workers (split as users are), or at the plan's end if that is first
+    iterations: int | None = None
 
     __test__ = False  # not a pytest class
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 
-from .plan import Stage
+from .kinds import WorkloadKind
+from .plan import Stage, TestPlan
 
 
 def level_at(stages: Sequence[Stage], t: float) -> float:
@@ -46,6 +47,18 @@ def owned_count(total: int, worker: int, workers: int) -> int:
     if total <= worker:
         return 0
     return (total - worker - 1) // workers + 1
+
+
+def owned_iterations(plan: TestPlan, worker: int, workers: int) -> int | None:
+    """The worker's share of ``plan.iterations`` (None: unbounded), split as users are among the
+    workers that get users: a closed run of 1 user on 2 workers leaves the second without users,
+    so without iterations too (it could never run them). Open arrivals reach every worker."""
+    if plan.iterations is None:
+        return None
+    workload, among = plan.workload, workers
+    if workload.kind is WorkloadKind.CLOSED and not workload.shape:
+        among = max(1, min(workers, math.ceil(workload.peak - 1e-9)))
+    return owned_count(plan.iterations, worker, among) if worker < among else 0
 
 
 def owned_indices(total: int, worker: int, workers: int) -> range:

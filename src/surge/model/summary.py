@@ -191,6 +191,9 @@ class RunSummary:
     users: UsersInfo = field(default_factory=UsersInfo)
     #: why the status is what it is, one plain sentence each (empty for a clean pass)
     status_reasons: tuple[str, ...] = ()
+    #: iterations started (task picks; open: arrivals served) and the --iterations bound, if any
+    iterations: int = 0
+    iterations_limit: int | None = None
     schema: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict:

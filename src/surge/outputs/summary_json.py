@@ -59,6 +59,7 @@ def summary_dict(s: RunSummary) -> dict[str, Any]:
         "status_reasons": list(s.status_reasons),
         "breaking_point": _plain(s.breaking_point),
         "aborted_by": s.aborted_by,
+        "iterations": {"count": s.iterations, "limit": s.iterations_limit},
     }
 
 

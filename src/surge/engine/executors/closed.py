@@ -143,4 +143,5 @@ class ClosedExecutor:
         return 0
 
     def iterations(self) -> int:
-        return 0
+        """Task picks started so far (each takes one of --iterations, when set)."""
+        return self.ctx.iterations.taken
