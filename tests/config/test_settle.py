@@ -174,6 +174,16 @@ def test_iterations_bound_the_run_and_stretch_the_default_cap(tmp_path):
         plan(tmp_path, {"iterations": "0"})
 
 
+def test_think_time_overrides_for_closed_workloads_only(tmp_path):
+    assert plan(tmp_path).think_time_s is None
+    assert plan(tmp_path, {"think_time": "0"}).think_time_s == 0
+    assert plan(tmp_path, {"think_time": "250ms", "profile": "smoke"}).think_time_s == 0.25
+    write(tmp_path / "surge.toml", 'think_time = "2s"\n')
+    assert plan(tmp_path).think_time_s == 2 and plan(tmp_path, {"think_time": 0}).think_time_s == 0
+    with pytest.raises(ConfigError, match=r"think_time in .*surge.toml only paces closed workloads"):
+        plan(tmp_path, {"rate": 5})
+
+
 def test_stages_from_file(tmp_path):
     write(tmp_path / "surge.toml", """
         [[stages]]

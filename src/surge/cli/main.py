@@ -79,6 +79,8 @@ def _workload_options(fn):
         click.option("--iterations", "-i", metavar="N",
                      help="End the run once N task picks (open: arrivals) have started across all users, split like "
                           "users; --duration still caps it (default then 10m)."),
+        click.option("--think-time", metavar="DURATION|0",
+                     help="Every user class's wait_time for this run: 0 (none), 500ms, 2s (closed workloads)."),
         click.option("--tags", "-T", metavar="TAG", multiple=True, help="Only run tasks with one of these tags (repeat or comma-separate)."),
         click.option("--exclude-tags", "-E", metavar="TAG", multiple=True, help="Skip tasks with one of these tags."),
         click.option("--user-classes", metavar="CLASS", multiple=True, help="Only run these user classes."),

@@ -14,7 +14,7 @@ The rules (DESIGN.md "Workload flags"), applied to the settled values:
   defaults to ``max(100, 10 x peak rate)``, capped by the workers' open-file limit.
 * Contradictions are errors naming both sources rather than silent precedence: users with
   rate, profile with stages, spawn_rate with anything but a steady users run, max_users
-  without an open workload, shape with anything that sets the level (users, rate, profile,
+  without an open workload, think_time with an open one, shape with anything that sets the level (users, rate, profile,
   stages). With ``shape`` the shape sets the users and its own length; ``duration`` caps it.
 """
 from __future__ import annotations
@@ -58,6 +58,8 @@ def resolve_workload(v: Mapping[str, Any], raws: Mapping[str, Raw]) -> Workload:
         workload = _build(stages, is_open, v)
     if "max_users" in v and workload.kind != "open":
         raise _clash(raws, "max_users", "only caps open workloads (--rate or rate stages)")
+    if "think_time" in v and workload.kind == "open":
+        raise _clash(raws, "think_time", "only paces closed workloads; in an open one the arrival rate sets the pace")
     return workload
 
 

@@ -86,6 +86,7 @@ CONVERT: dict[str, Callable[[Raw], Any]] = {
     "live": lambda raw: LiveMode(src.to_choice(raw, LIVE_MODES)), "debug": src.to_bool,
     "shape": src.to_bool, "allow_worker_loss": src.to_bool, "exit_code_on_error": _exit_code,
     "hook_timeout": src.to_duration, "iterations": src.to_int,
+    "think_time": _zero_ok,
 }
 FILE_KEYS = set(CONVERT) - {"config", "threshold"}
 ENV_KEYS = set(CONVERT) - {"stages", "headers", "thresholds", "threshold"}
@@ -118,7 +119,8 @@ def settle(cli: Mapping[str, Any], env: Mapping[str, str], cwd: Path) -> TestPla
     user_classes
     timeout 30s, connect_timeout 10s, graceful_stop 5s, interval 1s (at least 100ms),
     health_timeout 30s, hook_timeout 60s,
-    abort_grace 0s        durations (``500ms``, ``2s``, ``5m``, ``1h``; bare = seconds)
+    abort_grace 0s,
+    think_time            durations (``500ms``, ``2s``, ``5m``, ``1h``; bare = seconds)
     health                a path like ``/health`` (or a full URL) polled before the run
     out                   results folder
     insecure, follow_redirects, debug, abort_on_fail,   booleans, default false
@@ -182,6 +184,7 @@ def _plan(v: dict[str, Any], raws: dict[str, Raw], file_raw: dict[str, Raw], cli
         exit_code_on_error=v.get("exit_code_on_error", 1),
         hook_timeout_s=v.get("hook_timeout", 60.0),
         iterations=v.get("iterations"),
+        think_time_s=v.get("think_time"),
     )
 
 

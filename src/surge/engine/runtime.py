@@ -171,7 +171,8 @@ async def closed_loop(vu: VirtualUser, ctx: WorkerContext) -> None:
     same steps, and a change to one belongs in the other."""
     recorder = ctx.recorder
     budget = ctx.iterations
-    think = vu.spec.cls.wait_time or constant(0)
+    override = ctx.plan.think_time_s  # --think-time
+    think = constant(override) if override is not None else vu.spec.cls.wait_time or constant(0)
     if isinstance(think, constant) and think.seconds == 0:
         think = None  # no think time: skip the clock reads
     single = vu.spec.tasks[0] if len(vu.spec.tasks) == 1 else None

@@ -128,6 +128,8 @@ class TestPlan:
     #: --iterations: the run ends once this many task picks (closed) or arrivals served (open)
     #: have started across all workers (split as users are), or at the plan's end if that is first
     iterations: int | None = None
+    #: --think-time: every user class's wait_time for this run, in seconds (None: the classes' own)
+    think_time_s: float | None = None
 
     __test__ = False  # not a pytest class
 
