@@ -40,3 +40,33 @@ def test_think_time_with_an_open_workload_is_a_usage_error(tmp_path, target):
     assert proc.stderr.strip().splitlines() == [
         "surge: error: --think-time only paces closed workloads; in an open one the arrival rate sets the pace"]
     assert target.stats()["requests_total"] == 0 and not (tmp_path / "out").exists()
+
+
+ONE_REQUEST = SLOW_THINKER.replace("constant(10)", "constant(0.05)")
+
+
+def test_vus_is_users(tmp_path, target):
+    proc = run_surge(tmp_path, target.url, "--vus", "3", "--spawn-rate", "100", "--duration", "1s",
+                     scenario=ONE_REQUEST)
+    assert proc.returncode == 0, proc.stderr
+    summary = summary_of(tmp_path)
+    assert summary["users"]["peak"] == summary["users"]["started"] == 3
+    assert summary["total"]["requests"] == target.stats()["requests"]["GET /ok"]
+
+
+def test_repeated_stage_flags_make_the_closed_stages(tmp_path, target):
+    proc = run_surge(tmp_path, target.url, "--stage", "300ms:4", "--stage", "1s:4", "--stage", "0s:0",
+                     "--iterations", "100000", scenario=ONE_REQUEST)  # iterations: the stages must end it
+    assert proc.returncode == 0, proc.stderr
+    summary = summary_of(tmp_path)
+    assert summary["users"]["started"] == 4
+    assert 1.3 <= summary["duration_s"] < 3, summary["duration_s"]
+    assert summary["total"]["requests"] == target.stats()["requests"]["GET /ok"] > 40
+
+
+def test_a_stage_not_in_k6_form_is_a_usage_error(tmp_path, target):
+    proc = run_surge(tmp_path, target.url, "--stage", "30s", scenario=ONE_REQUEST)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "surge: error: --stage '30s' is not DURATION:TARGET (use e.g. --stage 30s:50 to reach 50 users in 30 s, "
+        "or 30s:50/s for 50 iterations/s)"]

@@ -288,7 +288,7 @@ BAD_CLI = [
     ({"config": "nope.toml"}, r"--config .*nope.toml.*: no such file"),
     ({"bogus": 1}, r"unknown option 'bogus'"),
     ({"scenario": 5}, r"^SCENARIO 5 is not a string"),
-    ({"stages": [{"duration": 1, "target": 1}]}, r"unknown option 'stages'"),
+    ({"thresholds": {"*": "p95<1"}}, r"unknown option 'thresholds'"),  # --stage sets stages; no flag sets a table
 ]
 
 
@@ -386,3 +386,36 @@ def test_plans_the_generator_cannot_honour_are_refused(tmp_path, monkeypatch):
     assert plan(tmp_path, {"interval": "100ms"}).interval_s == 0.1
     with pytest.raises(ConfigError, match="more worker processes than this machine runs well"):
         plan(tmp_path, {"processes": 100_000})
+
+
+def test_stages_on_the_command_line_in_k6_form(tmp_path):
+    p = plan(tmp_path, {"stages": ["30s:50", "1m:50", "10s:0"]})
+    assert p.workload == ClosedWorkload((Stage(30, 50), Stage(60, 50), Stage(10, 0)))
+    assert plan(tmp_path, {"stages": ("10s:20", "20s:20"), "users": 40}).workload.peak == 40  # scaled as a file's
+    assert plan(tmp_path, {"stages": ["10s:5", "5s:5"], "duration": "30s"}).workload.duration_s == 30
+    assert plan(tmp_path, {"stages": ["5s:100/s"]}).workload == OpenWorkload((Stage(5, 100),), max_users=1000)
+    write(tmp_path / "surge.toml", "[[stages]]\nduration = 1\ntarget = 5\n")
+    assert plan(tmp_path, {"stages": ["2s:3"]}).workload.stages == (Stage(2, 3),)  # the CLI's list wins
+
+
+@pytest.mark.parametrize(("stages", "says"), [
+    (["30s"], r"--stage '30s' is not DURATION:TARGET \(use e.g. --stage 30s:50"),
+    (["xx:5"], r"--stage 'xx:5' is not DURATION:TARGET"),
+    (["30s:-1"], r"--stage '30s:-1' is not DURATION:TARGET"),
+    (["30s:2.5"], r"--stage '30s:2.5': 2.5 is not a whole number of users"),
+    (["30s:5", "30s:5/s"], r"--stage mix users \(target\) and rate"),
+    (["0s:5"], r"--stage last 0 s"),
+])
+def test_bad_stages_on_the_command_line(tmp_path, stages, says):
+    with pytest.raises(ConfigError, match=says):
+        plan(tmp_path, {"stages": stages})
+
+
+def test_stage_conflicts_as_the_file_stages_do(tmp_path):
+    with pytest.raises(ConfigError, match=r"--profile and --stage are both set; choose a built-in profile"):
+        plan(tmp_path, {"stages": ["1s:5"], "profile": "smoke"})
+    with pytest.raises(ConfigError, match=r"--spawn-rate and --stage are both set"):
+        plan(tmp_path, {"stages": ["1s:5"], "spawn_rate": 5})
+    write(tmp_path / "surge.toml", 'profile = "load"\n')
+    with pytest.raises(ConfigError, match=r"profile in .*surge.toml and --stage are both set"):
+        plan(tmp_path, {"stages": ["1s:5"]})

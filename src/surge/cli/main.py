@@ -52,7 +52,8 @@ from .session import Session
 RUN_HELP = """Run SCENARIO (a Python file of HttpUser classes) against --host.
 
 \b
-Closed workload: --users N [--spawn-rate R] [--duration D], or --profile NAME.
+Closed workload: --users N [--spawn-rate R] [--duration D], --stage 30s:50
+                 (repeat), or --profile NAME; --iterations N ends it after N picks.
 Open workload:   --rate R [--duration D], or --profile NAME --rate R.
 Profiles: smoke, load (baseline), peak, stress, spike, soak, ramp.
 Durations: 500ms, 2s, 5m, 1h; a bare number is seconds.
@@ -70,10 +71,14 @@ def _workload_options(fn):
     options = [
         click.option("--host", "-H", metavar="URL", help="Target base URL, e.g. http://127.0.0.1:8000 (default: the user class's host)."),
         click.option("--profile", "-p", metavar="NAME", help="Built-in load profile: smoke, load, baseline, peak, stress, spike, soak, ramp."),
-        click.option("--users", "-u", metavar="N", help="Concurrent virtual users (closed workload); scales a profile's peak."),
+        click.option("--users", "-u", "--vus", "users", metavar="N",
+                     help="Concurrent virtual users (closed workload); scales a profile's peak. --vus: the same."),
         click.option("--spawn-rate", "-r", metavar="PER_S", help="Users started per second (default: all within 1 s)."),
         click.option("--rate", metavar="PER_S", help="Iterations per second (open workload); scales a profile's peak."),
         click.option("--max-users", metavar="N", help="Open workload: cap on concurrent virtual users (default max(100, 10 x rate))."),
+        click.option("--stage", "stages", metavar="DURATION:TARGET", multiple=True,
+                     help="A closed stage, k6's form: --stage 30s:50 moves to 50 users over 30 s (repeat, in "
+                          "order; DURATION:RATE/s for an open one)."),
         click.option("--duration", "-d", metavar="DURATION", help="Run length (default 1m); with --profile, stretches the whole profile."),
         click.option("--processes", metavar="N", help="Worker processes (default: the CPUs this process may use)."),
         click.option("--iterations", "-i", metavar="N",
@@ -168,7 +173,7 @@ def _clean(options: dict) -> dict:
             continue
         if key in ("tags", "exclude_tags", "user_classes"):
             value = [item.strip() for v in value for item in v.split(",") if item.strip()]
-        elif key == "threshold":
+        elif key in ("threshold", "stages"):
             value = list(value)
         elif key == "headers":
             value = dict(_header(h) for h in value)

@@ -25,7 +25,7 @@ else:  # pragma: no cover - 3.10
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 #: CLI spellings that are not ``--key-with-dashes`` (DESIGN.md: ``surge run SCENARIO``, ``--thresholds FILE``)
-_CLI_LABELS = {"scenario": "SCENARIO", "thresholds_file": "--thresholds"}
+_CLI_LABELS = {"scenario": "SCENARIO", "thresholds_file": "--thresholds", "stages": "--stage"}
 
 
 @dataclass(frozen=True)

@@ -90,7 +90,7 @@ CONVERT: dict[str, Callable[[Raw], Any]] = {
 }
 FILE_KEYS = set(CONVERT) - {"config", "threshold"}
 ENV_KEYS = set(CONVERT) - {"stages", "headers", "thresholds", "threshold"}
-CLI_KEYS = set(CONVERT) - {"stages", "thresholds"}
+CLI_KEYS = set(CONVERT) - {"thresholds"}
 
 
 def settle(cli: Mapping[str, Any], env: Mapping[str, str], cwd: Path) -> TestPlan:
