@@ -70,3 +70,45 @@ def test_a_stage_not_in_k6_form_is_a_usage_error(tmp_path, target):
     assert proc.stderr.strip().splitlines() == [
         "surge: error: --stage '30s' is not DURATION:TARGET (use e.g. --stage 30s:50 to reach 50 users in 30 s, "
         "or 30s:50/s for 50 iterations/s)"]
+
+
+def surge_in(cwd, *args: str):
+    import subprocess
+
+    return subprocess.run([SURGE, "run", *args], cwd=cwd, env=clean_env(), capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_the_scenario_may_come_from_the_config_file_relative_to_it(tmp_path, target):
+    perf = tmp_path / "perf"
+    (perf / "scenarios").mkdir(parents=True)
+    (perf / "scenarios" / "one.py").write_text(textwrap.dedent(ONE_REQUEST))
+    (perf / "surge.toml").write_text(f'scenario = "scenarios/one.py"\nhost = "{target.url}"\nlive = "off"\n')
+    proc = surge_in(tmp_path, "--config", "perf/surge.toml", "--iterations", "5", "--processes", "1",
+                    "--out", "out")
+    assert proc.returncode == 0, proc.stderr
+    assert target.stats()["requests"] == {"GET /ok": 5}
+    assert summary_of(tmp_path)["scenario"] == "one"
+    proc = surge_in(perf, "--iterations", "3", "--processes", "1", "--out", "out")  # ./surge.toml found
+    assert proc.returncode == 0, proc.stderr
+    assert target.stats()["requests"] == {"GET /ok": 8}
+
+
+def test_no_scenario_anywhere_is_one_line_and_exit_2(tmp_path):
+    proc = surge_in(tmp_path, "--users", "1")
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        'surge: error: no scenario given (pass one: surge run path/to/scenario.py, or set scenario = "..." '
+        'in surge.toml)']
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_out_in_k6_form_or_a_url_is_refused(tmp_path, target):
+    (tmp_path / "scenario.py").write_text(textwrap.dedent(ONE_REQUEST))
+    for out, says in [("json=results.json", "is k6's NAME=VALUE form"), ("http://127.0.0.1:8086/k6", "is a URL")]:
+        proc = surge_in(tmp_path, "scenario.py", "--host", target.url, "--out", out)
+        assert proc.returncode == 2
+        [line] = proc.stderr.splitlines()
+        assert line.startswith(f"surge: error: --out {out!r} {says}: --out takes a results folder"), line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scenario.py"]
+    assert target.stats()["requests_total"] == 0

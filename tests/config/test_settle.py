@@ -419,3 +419,15 @@ def test_stage_conflicts_as_the_file_stages_do(tmp_path):
     write(tmp_path / "surge.toml", 'profile = "load"\n')
     with pytest.raises(ConfigError, match=r"profile in .*surge.toml and --stage are both set"):
         plan(tmp_path, {"stages": ["1s:5"]})
+
+
+def test_out_refuses_k6_outputs_and_urls_from_every_source(tmp_path):
+    for bad in ("json=out.json", "csv=results.csv", "experimental-prometheus-rw=x", "influxdb=http://h:8086/k6"):
+        with pytest.raises(ConfigError, match=r"is k6's NAME=VALUE form: --out takes a results folder"):
+            plan(tmp_path, {"out": bad})
+    with pytest.raises(ConfigError, match=r"^--out 'https://example.test/k6' is a URL: --out takes a results folder"):
+        plan(tmp_path, {"out": "https://example.test/k6"})
+    with pytest.raises(ConfigError, match=r"^SURGE_OUT 'json=x' is k6's"):
+        plan(tmp_path, env={"SURGE_OUT": "json=x"})
+    assert plan(tmp_path, {"out": "./json=x"}).out_dir == str(tmp_path / "json=x")  # a folder of that name
+    assert plan(tmp_path, {"out": "results/a=b"}).out_dir == str(tmp_path / "results" / "a=b")

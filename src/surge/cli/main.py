@@ -50,6 +50,7 @@ from ..model.redact import redact_text
 from .session import Session
 
 RUN_HELP = """Run SCENARIO (a Python file of HttpUser classes) against --host.
+SCENARIO may be left out when the config file sets scenario = "...".
 
 \b
 Closed workload: --users N [--spawn-rate R] [--duration D], --stage 30s:50
@@ -139,7 +140,7 @@ def cli(ctx: click.Context) -> None:
 
 
 @cli.command("run", help=RUN_HELP)
-@click.argument("scenario")
+@click.argument("scenario", required=False)
 @_workload_options
 @click.pass_obj
 def run_command(session: Session, scenario: str, **options) -> None:

@@ -78,7 +78,7 @@ CONVERT: dict[str, Callable[[Raw], Any]] = {
     "processes": _processes, "tags": src.to_list, "exclude_tags": src.to_list,
     "user_classes": src.to_list, "timeout": src.to_duration, "connect_timeout": src.to_duration,
     "graceful_stop": _zero_ok, "interval": _interval, "health": src.to_health,
-    "health_timeout": src.to_duration, "out": src.to_path, "insecure": src.to_bool,
+    "health_timeout": src.to_duration, "out": src.to_results_dir, "insecure": src.to_bool,
     "follow_redirects": src.to_bool, "compression": src.to_bool, "headers": src.to_headers,
     "thresholds": _as_is,
     "threshold": _as_is, "thresholds_file": src.to_path, "abort_on_fail": src.to_bool,
@@ -107,7 +107,8 @@ def settle(cli: Mapping[str, Any], env: Mapping[str, str], cwd: Path) -> TestPla
     Keys and defaults:
 
     ====================  ====================================================================
-    scenario              path, required; ``scenario_name`` is its stem
+    scenario              path, required (the CLI's argument, or ``scenario`` in the config file,
+                          relative to that file); ``scenario_name`` is its stem
     host                  http(s) URL, trailing ``/`` dropped; default "" (the user class's ``host``)
     profile, users,       the workload; see :mod:`surge.config._workload` (steady, 1 user,
     spawn_rate, rate,     1 min when nothing is given; open ``max_users`` default
@@ -148,7 +149,7 @@ def settle(cli: Mapping[str, Any], env: Mapping[str, str], cwd: Path) -> TestPla
 def _plan(v: dict[str, Any], raws: dict[str, Raw], file_raw: dict[str, Raw], cli_raw: dict[str, Raw]) -> TestPlan:
     if "scenario" not in v:
         raise ConfigError(
-            "no scenario given", "pass one (surge run path/to/scenario.py) or set scenario in surge.toml"
+            "no scenario given", 'pass one: surge run path/to/scenario.py, or set scenario = "..." in surge.toml'
         )
     scenario = Path(v["scenario"])
     v.setdefault("processes", _cpus())  # the workload's defaults depend on it (open max_users)
