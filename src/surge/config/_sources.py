@@ -192,7 +192,7 @@ _K6_OUTPUT = re.compile(r"^[A-Za-z][\w-]*=")
 def to_results_dir(raw: Raw) -> str:
     """A results folder, as :func:`to_path`; k6's ``json=FILE`` and URLs are refused, not made folders of."""
     text = to_str(raw)
-    what = "a URL" if "://" in text else "k6's NAME=VALUE form" if _K6_OUTPUT.match(text) else None
+    what = "k6's NAME=VALUE form" if _K6_OUTPUT.match(text) else "a URL" if "://" in text else None
     if what is not None:
         tail = "" if what == "a URL" else f"; for a folder of that name write ./{text}"
         raise raw.fail(f"is {what}: --out takes a results folder (summary.json, the CSVs, junit.xml go in it){tail}")
