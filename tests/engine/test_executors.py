@@ -24,7 +24,7 @@ from surge.engine.scenario import Scenario, UserClassPlan
 from surge.engine.user import StopUser, User, constant, task
 from surge.metrics.recorder import Recorder
 from surge.model.plan import ClosedWorkload, OpenWorkload, Stage, TestPlan
-from surge.model.schedule import level_at, owned_count, owned_indices
+from surge.model.schedule import level_at, owned_by_class, owned_count, owned_indices
 
 HOST = "http://127.0.0.1:9"  # never contacted
 SLACK_S = 0.03  # event-loop scheduling allowance on top of one tick
@@ -318,6 +318,31 @@ def test_closed_workers_start_exactly_their_share_of_iterations_and_stop():
     assert sum(1 for e, _, _ in log if e == "task") == 101
     users = {u for e, u, _ in log if e == "start"}
     assert users == {0, 1, 2, 3, 4} and {u for e, u, _ in log if e == "stop"} == users
+
+
+def test_closed_users_per_class_and_worker_are_what_dry_run_shows():
+    """--dry-run prints owned_by_class(); the executors must make exactly those users."""
+    def cls(name, weight):
+        return type(name, (journal_user([]),), {"weight": weight})
+
+    classes = [cls("Reader", 3), cls("Writer", 1), cls("Admin", 0.5)]
+    stages = (Stage(0, 11), Stage(0.3, 11))
+
+    async def main():
+        t0 = time.perf_counter()
+        executors = [ClosedExecutor(make_ctx(classes, ClosedWorkload(stages), worker_id=i, workers=3, t0=t0))
+                     for i in range(3)]
+        runs = [asyncio.ensure_future(e.run()) for e in executors]
+        await asyncio.sleep(0.15)
+        made = [Counter(type(vu.user).__name__ for vu in e._vus) for e in executors]
+        await asyncio.gather(*runs)
+        await asyncio.gather(*(e.drain(1.0) for e in executors))
+        return made
+
+    made = asyncio.run(main())
+    for i, counts in enumerate(made):
+        expected = owned_by_class(11, [3, 1, 0.5], i, 3)
+        assert [counts["Reader"], counts["Writer"], counts["Admin"]] == expected
 
 
 # -- open ------------------------------------------------------------------------------------------

@@ -118,6 +118,11 @@ def _workload_options(fn):
                      help="Exit code when requests failed and no threshold is set (default 1; 0 passes such runs)."),
         click.option("--live", type=click.Choice(["auto", "rich", "lines", "off"]), default=None,
                      help="Live view: rich (terminal), lines (CI logs), off. Default auto."),
+        click.option("--list", "list_scenario", is_flag=True, default=False,
+                     help="Print the scenario's user classes and tasks (weights, tags) and exit; no load, no --host."),
+        click.option("--dry-run", is_flag=True, default=False,
+                     help="Print the settled plan (stages, users per class and worker, thresholds, results folder) "
+                          "and exit; nothing starts."),
         click.option("--config", metavar="FILE", help="Config file (default surge.toml, or [tool.surge] in pyproject.toml)."),
         click.option("--debug", is_flag=True, default=None, help="Show tracebacks."),
     ]
@@ -143,10 +148,13 @@ def cli(ctx: click.Context) -> None:
 @click.argument("scenario", required=False)
 @_workload_options
 @click.pass_obj
-def run_command(session: Session, scenario: str, **options) -> None:
+def run_command(session: Session, scenario: str | None, list_scenario: bool, dry_run: bool, **options) -> None:
     from .execute import execute
 
-    sys.exit(execute({"scenario": scenario, **_clean(options)}, session=session))
+    if list_scenario and dry_run:
+        raise click.UsageError("--list and --dry-run: choose one")
+    show = "list" if list_scenario else "plan" if dry_run else None
+    sys.exit(execute({"scenario": scenario, **_clean(options)}, session=session, show=show))
 
 
 @cli.command("demo")

@@ -209,18 +209,23 @@ def _headers(file_raw: dict[str, Raw], cli_raw: dict[str, Raw]) -> tuple[tuple[s
 def _thresholds(v: dict[str, Any], raws: dict[str, Raw]) -> tuple[ThresholdSpec, ...]:
     """The config file's table, then ``thresholds_file``'s, then each ``--threshold``."""
     specs: list[ThresholdSpec] = []
+
+    def add(parsed: list[ThresholdSpec], source: str) -> None:
+        specs.extend(dataclasses.replace(s, source=source) for s in parsed)
+
     if "thresholds" in raws:
-        specs += parse_table(raws["thresholds"].value, raws["thresholds"].origin)
+        add(parse_table(raws["thresholds"].value, raws["thresholds"].origin), raws["thresholds"].origin)
     if "thresholds_file" in v:
         path = Path(v["thresholds_file"])
         table = src.read_toml(path, raws["thresholds_file"].label)
         if "thresholds" not in table:
             raise raws["thresholds_file"].fail('has no [thresholds] table; add one: [thresholds] "*" = "p95 < 300ms"')
-        specs += parse_table(table["thresholds"], str(path))
+        add(parse_table(table["thresholds"], str(path)), f"{raws['thresholds_file'].label} {path}")
     if "threshold" in raws:
         given = raws["threshold"].value
-        for text in [given] if isinstance(given, str) else list(given):
-            specs.append(parse_cli_threshold(text, source=raws["threshold"].label))
+        label = raws["threshold"].label
+        add([parse_cli_threshold(text, source=label) for text in ([given] if isinstance(given, str) else given)],
+            label)
     if v.get("abort_on_fail"):
         specs = [dataclasses.replace(s, abort_on_fail=True) for s in specs]
     return tuple(specs)

@@ -86,6 +86,8 @@ class ThresholdSpec:
     value: float
     expression: str
     abort_on_fail: bool = False
+    #: where it was set (``--threshold``, a file's path): shown by --dry-run, not compared
+    source: str = dataclasses.field(default="", compare=False)
 
     @property
     def label(self) -> str:

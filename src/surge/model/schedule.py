@@ -66,6 +66,16 @@ def owned_indices(total: int, worker: int, workers: int) -> range:
     return range(worker, max(total, 0), workers)
 
 
+def owned_by_class(total: int, weights: Sequence[float], worker: int, workers: int) -> list[int]:
+    """How many of the worker's users (of ``total``) are of each class, as the closed executor
+    makes them: user j is of class ``weighted_cycle(weights)[j % len(cycle)]``."""
+    cycle = weighted_cycle(weights)
+    counts = [0] * len(weights)
+    for j in owned_indices(total, worker, workers):
+        counts[cycle[j % len(cycle)]] += 1
+    return counts
+
+
 def arrival_time(stages: Sequence[Stage], k: int) -> float | None:
     """When iteration ``k`` (0-based) is due: the time at which the rate's integral reaches ``k``.
 
