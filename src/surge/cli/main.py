@@ -54,8 +54,10 @@ SCENARIO may be left out when the config file sets scenario = "...".
 
 \b
 Closed workload: --users N [--spawn-rate R] [--duration D], --stage 30s:50
-                 (repeat), or --profile NAME; --iterations N ends it after N picks.
+                 (repeatable), or --profile NAME.
 Open workload:   --rate R [--duration D], or --profile NAME --rate R.
+--iterations N ends either after N iterations; --list and --dry-run show
+the scenario or the plan without running it.
 Profiles: smoke, load (baseline), peak, stress, spike, soak, ramp.
 Durations: 500ms, 2s, 5m, 1h; a bare number is seconds.
 
@@ -73,7 +75,7 @@ def _workload_options(fn):
         click.option("--host", "-H", metavar="URL", help="Target base URL, e.g. http://127.0.0.1:8000 (default: the user class's host)."),
         click.option("--profile", "-p", metavar="NAME", help="Built-in load profile: smoke, load, baseline, peak, stress, spike, soak, ramp."),
         click.option("--users", "-u", "--vus", "users", metavar="N",
-                     help="Concurrent virtual users (closed workload); scales a profile's peak. --vus: the same."),
+                     help="Concurrent virtual users (closed workload); scales a profile's peak."),
         click.option("--spawn-rate", "-r", metavar="PER_S", help="Users started per second (default: all within 1 s)."),
         click.option("--rate", metavar="PER_S", help="Iterations per second (open workload); scales a profile's peak."),
         click.option("--max-users", metavar="N", help="Open workload: cap on concurrent virtual users (default max(100, 10 x rate))."),
