@@ -80,8 +80,8 @@ def _workload_options(fn):
         click.option("--rate", metavar="PER_S", help="Iterations per second (open workload); scales a profile's peak."),
         click.option("--max-users", metavar="N", help="Open workload: cap on concurrent virtual users (default max(100, 10 x rate))."),
         click.option("--stage", "stages", metavar="DURATION:TARGET", multiple=True,
-                     help="A closed stage, k6's form: --stage 30s:50 moves to 50 users over 30 s (repeat, in "
-                          "order; DURATION:RATE/s for an open one)."),
+                     help="A stage, k6's form: --stage 30s:50 moves to 50 users over 30 s (repeat, in order; "
+                          "30s:50/s moves to 50 iterations/s)."),
         click.option("--duration", "-d", metavar="DURATION", help="Run length (default 1m); with --profile, stretches the whole profile."),
         click.option("--processes", metavar="N", help="Worker processes (default: the CPUs this process may use)."),
         click.option("--iterations", "-i", metavar="N",

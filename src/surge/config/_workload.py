@@ -2,10 +2,11 @@
 
 The rules (DESIGN.md "Workload flags"), applied to the settled values:
 
-* A *base shape* comes from ``profile`` (closed stages) or ``stages``: the file's ``[[stages]]``
-  (closed with ``target``/``users``, open with ``rate``) or the CLI's ``--stage 30s:50``. ``duration`` stretches it proportionally,
-  ``users`` rescales its peak (whole users), ``rate`` rescales its peak as iterations/s and
-  turns it open: every profile's arrival-rate twin.
+* A *base shape* comes from ``profile`` (closed stages) or ``stages``: the file's
+  ``[[stages]]`` (closed with ``target``/``users``, open with ``rate``) or the CLI's ``--stage
+  30s:50``. ``duration`` stretches it proportionally, ``users`` rescales its peak (whole
+  users), ``rate`` rescales its peak as iterations/s and turns it open: every profile's
+  arrival-rate twin.
 * Without a base shape the level is steady for ``duration`` (default 1 min; with
   ``iterations``, 10 min, k6's cap for a run bounded by its iterations): ``rate`` ->
   open at that rate from t=0; otherwise ``users`` (default **1**, as Locust: ``surge run
@@ -14,8 +15,8 @@ The rules (DESIGN.md "Workload flags"), applied to the settled values:
   defaults to ``max(100, 10 x peak rate)``, capped by the workers' open-file limit.
 * Contradictions are errors naming both sources rather than silent precedence: users with
   rate, profile with stages, spawn_rate with anything but a steady users run, max_users
-  without an open workload, think_time with an open one, shape with anything that sets the level (users, rate, profile,
-  stages). With ``shape`` the shape sets the users and its own length; ``duration`` caps it.
+  without an open workload, think_time with an open one, shape with anything that sets the
+  level (users, rate, profile, stages). With ``shape`` the shape sets the users and its own length; ``duration`` caps it.
 """
 from __future__ import annotations
 
