@@ -74,6 +74,9 @@ def test_user_classes_share_users_by_weight(runner, target):
     assert outcome.endpoint("GET", "/status/200").requests == reads
     assert outcome.endpoint("POST", "/status/201").requests == writes
     assert 2.4 <= reads / writes <= 3.6, (reads, writes)  # 6 readers, 2 writers
+    assert outcome.summary.users.by_class == {"Reader": 6, "Writer": 2}
+    live = [e.users_by_class for e in outcome.of_type(IntervalStats)]
+    assert live[0] == {"Reader": 6, "Writer": 2} and live[-1] == {"Reader": 0, "Writer": 0}  # after the stop
 
 
 TAGGED_SCENARIO = """

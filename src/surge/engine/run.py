@@ -96,6 +96,9 @@ class Run:
         self._t0 = 0.0
         self._users: dict[int, int] = {}
         self._users_peak = 0
+        self._users_by_class: dict[int, dict[str, int]] = {}  # each worker's last count, per class
+        #: every user class of the run, also one that got no VU (2 classes, 1 user)
+        self._class_peaks: dict[str, int] = {c.cls.__name__: 0 for c in scenario.user_classes}
         self._lost: dict[int, str] = {}
         self._aborted_by: str | None = None
         self._breaking_point: dict | None = None
@@ -287,6 +290,7 @@ class Run:
         share = "all" if n == 1 else f"1/{n}"
         self._lost[worker_id] = f"worker {worker_id} lost at {elapsed:.1f}s ({share} of the planned {unit}): {why}"
         self._users[worker_id] = 0
+        self._users_by_class[worker_id] = {}
         self._book.retire(worker_id)
         self.emit(Notice(self._lost[worker_id] + "; the run goes on without its share", level="error"))
         self._close_ready()
@@ -303,13 +307,25 @@ class Run:
         self._lag_max = max(self._lag_max, lag)
         for snap in snaps:
             self._users[snap.worker_id] = 0 if snap.final else snap.users
+            self._users_by_class[snap.worker_id] = {} if snap.final else snap.users_by_class
         users = sum(self._users.values())
         self._users_peak = max(self._users_peak, users)
+        by_class = self._merge_users_by_class()
         stage, target = self._stage_and_target(elapsed)
         judgement = self._judge(elapsed)
         span = max((snap.span_s for snap in snaps), default=0.0) or plan.interval_s
         self.emit(self._interval_stats(k, window, elapsed, users, stage, target, cpu, judgement, partial,
-                                       span, lag))
+                                       span, lag, by_class))
+
+    def _merge_users_by_class(self) -> dict[str, int]:
+        """The VUs alive per user class across workers (each worker's last count), and their peaks."""
+        merged = dict.fromkeys(self._class_peaks, 0)
+        for counts in self._users_by_class.values():
+            for name, n in counts.items():
+                merged[name] = merged.get(name, 0) + n
+        for name, n in merged.items():
+            self._class_peaks[name] = max(self._class_peaks.get(name, 0), n)
+        return dict(sorted(merged.items()))
 
     def _sample_usage(self, snaps: list[Snapshot], elapsed: float) -> float:
         """Record each worker's (and the coordinator's) CPU over this full interval; the busiest worker's."""
@@ -360,7 +376,7 @@ class Run:
 
     def _interval_stats(self, k: int, window: IntervalWindow, elapsed: float, users: int, stage: int,
                         target: float, cpu: float, judgement: Judgement, partial: bool, span: float,
-                        lag_ms: float) -> IntervalStats:
+                        lag_ms: float, by_class: dict[str, int]) -> IntervalStats:
         """``span``: the time the interval's counts were taken over (a worker that fell behind
         sends one snapshot for several intervals): rates divide by it."""
         plan, stats = self.plan, self.stats
@@ -373,7 +389,7 @@ class Run:
             cumulative=stats.total_stats(elapsed), endpoints=endpoints, cpu_percent=cpu,
             workers_alive=plan.processes - len(self._lost),
             failing_thresholds=tuple(r.label for r in judgement.failing), interval=k, partial=partial,
-            timestamp=self._t0 + elapsed, loop_lag_ms=lag_ms,
+            timestamp=self._t0 + elapsed, loop_lag_ms=lag_ms, users_by_class=by_class,
         )
 
     async def _call_hook(self, hook, name: str, *extra) -> Any:
@@ -443,7 +459,8 @@ class Run:
             dropped_iterations=stats.dropped_iterations if plan.workload.kind is WorkloadKind.OPEN else None,
             custom_metrics=tuple(stats.custom_stats(duration_s)), breaking_point=self._breaking_point,
             warnings=tuple(self._warnings() + self._hook_warnings), aborted_by=self._aborted_by,
-            users=UsersInfo(self._users_peak, stats.users_started, stats.users_start_failed),
+            users=UsersInfo(self._users_peak, stats.users_started, stats.users_start_failed,
+                            dict(sorted(self._class_peaks.items()))),
             status_reasons=reasons,
         )
         result = RunResult(redact_summary(summary, self._redact), stats.histograms(), code, self.out_dir)
