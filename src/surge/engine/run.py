@@ -32,7 +32,7 @@ from ..model.events import IntervalStats, Notice, RunStarted, StageChanged, Thre
 from ..model.kinds import WorkloadKind
 from ..model.plan import TestPlan
 from ..model.redact import redact_summary, redact_url
-from ..model.schedule import level_at, stage_index_at
+from ..model.schedule import level_at, stage_index_at, stage_numbers
 from ..model.summary import GeneratorInfo, Judgement, RunResult, RunSummary, ThresholdResult, UsersInfo
 from ..model.verdict import RunFacts, decide
 from .executors.closed import ShapeLevel, settle_shape
@@ -103,6 +103,7 @@ class Run:
         self._aborted_by: str | None = None
         self._breaking_point: dict | None = None
         self._stage = -1
+        self._stage_numbers = stage_numbers(self.plan.workload.stages)
         self._breached: set[str] = set()
         self._notified = 0  # how many of stats.warnings went out as notices
         self._cpu_mark = (time.process_time(), time.monotonic())
@@ -349,11 +350,15 @@ class Run:
             tick = self._shape(elapsed)
             return 0, tick or 0.0
         stages = workload.stages
-        stage = stage_index_at(stages, elapsed) if stages else 0
-        if stage != self._stage and stages:
+        if not stages:
+            return 0, 0.0
+        index = stage_index_at(stages, elapsed)
+        stage = self._stage_numbers[index]
+        if stage != self._stage:
             self._stage = stage
-            self.emit(StageChanged(stage, len(stages), elapsed, stages[stage].target))
-        return stage, level_at(stages, elapsed) if stages else 0.0
+            self.emit(StageChanged(stage, workload.stage_count, elapsed, stages[index].target))
+        # once the plan is over (the wind-down), the level it ended at, not 0: "users 0/0" says nothing
+        return stage, level_at(stages, elapsed) if elapsed < workload.duration_s else stages[-1].target
 
     def _judge(self, elapsed: float) -> Judgement:
         if not self._outputs.judging:
