@@ -45,6 +45,7 @@ def test_closed_stages_ramp_users_as_planned(runner, target):
     assert seen[3] == 8  # mid-hold: exactly the plan
     changes = [(e.stage, e.target) for e in outcome.of_type(StageChanged)]
     assert changes[:3] == [(0, 8), (1, 8), (2, 2)], changes
+    assert outcome.of_type(IntervalStats)[-1].target == 2  # the wind-down: the level the plan ended at
     assert outcome.summary.status == "passed"
 
 
@@ -296,5 +297,6 @@ def test_a_load_test_shape_drives_the_users(runner, target):
 
     seen = users_by_second(outcome)
     assert (seen[1], seen[2], seen[3]) == (2, 6, 3), seen
+    assert outcome.of_type(IntervalStats)[-1].target == 3  # past the shape's end: where it ended
     assert 3.4 < outcome.summary.duration_s < 5, outcome.summary.duration_s  # ended when tick said None
     assert outcome.endpoint("GET", "/ok").requests == target.stats()["requests"]["GET /ok"]

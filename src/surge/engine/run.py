@@ -348,7 +348,7 @@ class Run:
         workload = self.plan.workload
         if self._shape is not None:
             tick = self._shape(elapsed)
-            return 0, tick or 0.0
+            return 0, self._shape.level if tick is None else tick  # past its end: where it ended
         stages = workload.stages
         if not stages:
             return 0, 0.0
