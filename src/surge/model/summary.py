@@ -156,6 +156,7 @@ class CustomMetricStats:
     kind: str
     count: int
     values: dict[str, float] = field(default_factory=dict)
+    unit: str = ""  # a trend's unit (``ms`` by default); rates and counters have none
 
 
 @dataclass(frozen=True)

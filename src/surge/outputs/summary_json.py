@@ -130,7 +130,7 @@ def _usage(u: ProcessUsage) -> dict[str, Any]:
 
 def _custom(m: CustomMetricStats) -> dict[str, Any]:
     values = {k: _round(v, FRACTION_DIGITS) for k, v in m.values.items()}
-    return {"name": m.name, "kind": m.kind, "count": m.count, "values": values}
+    return {"name": m.name, "kind": m.kind, "unit": m.unit, "count": m.count, "values": values}
 
 
 def _round(x: float, digits: int) -> float | None:
