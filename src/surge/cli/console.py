@@ -330,7 +330,8 @@ class LiveEndpoints:
     cumulative counts and latencies and this interval's rps, at most :data:`MAX_ENDPOINT_ROWS`.
 
     Below :data:`NARROW_BELOW` columns the method joins the name and ``max`` steps aside, so at
-    80 columns a name of ~35 characters shows whole; a longer one is shortened in the middle.
+    80 columns ``GET /v1/...`` of ~40 characters shows whole with typical figures; a longer one
+    is shortened in the middle (:class:`~surge.cli.cells.Name`).
     """
 
     def __init__(self, seen: Mapping[tuple[str, str], EndpointStats],
