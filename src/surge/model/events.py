@@ -5,7 +5,7 @@ summary and the final histograms (``surge.outputs.base``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .kinds import WorkloadKind
 from .summary import EndpointStats, ThresholdResult
@@ -48,6 +48,7 @@ class IntervalStats:
     timestamp: float = 0.0  # unix time of the interval's end on the run's clock (t0 + elapsed_s)
     loop_lag_ms: float = 0.0  # the longest a worker's event loop was held in this interval
     iterations: int = 0  # iterations started since the start (task picks; open: arrivals served)
+    users_by_class: dict[str, int] = field(default_factory=dict)  # VUs alive per user class name
 
 
 @dataclass(frozen=True)

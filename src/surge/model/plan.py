@@ -30,8 +30,11 @@ class _Staged:
 
     @property
     def stage_count(self) -> int:
-        """How many stages the live view counts (at least one: a shape, or a steady run)."""
-        return max(len(self.stages), 1)
+        """How many stages the live view counts: those that take time, a steady run's spawn
+        folded into its hold (:func:`surge.model.schedule.stage_numbers`); at least one."""
+        from .schedule import stage_total  # schedule builds on this module
+
+        return stage_total(self.stages)
 
     @property
     def peak(self) -> float:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import math
 
@@ -138,6 +139,11 @@ class ClosedExecutor:
         """Users alive now (retired ones still finishing count until they end)."""
         self._retired = [vu for vu in self._retired if not vu.task.done()]
         return sum(1 for vu in self._vus if not vu.task.done()) + len(self._retired)
+
+    def users_by_class(self) -> dict[str, int]:
+        """:meth:`users`, per user class name."""
+        alive = [vu for vu in (*self._vus, *self._retired) if not vu.task.done()]
+        return dict(collections.Counter(vu.spec.cls.__name__ for vu in alive))
 
     def dropped(self) -> int:
         return 0

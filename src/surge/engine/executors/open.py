@@ -20,6 +20,7 @@ Two rules keep the generator honest under pressure:
 from __future__ import annotations
 
 import asyncio
+import collections
 import resource
 import time
 
@@ -247,6 +248,9 @@ class OpenExecutor:
 
     def users(self) -> int:
         return len(self._vus)
+
+    def users_by_class(self) -> dict[str, int]:
+        return dict(collections.Counter(vu.spec.cls.__name__ for vu in self._vus))
 
     def dropped(self) -> int:
         return self._dropped
