@@ -414,3 +414,14 @@ def test_shorten_middle_keeps_both_ends():
     assert shorten_middle("/v1/facts", 20) == "/v1/facts"
     assert shorten_middle(LONG, 30) == "/v1/subjects/{…id}/attachments"
     assert shorten_middle(LONG, 1) == "…" and shorten_middle(LONG, 0) == ""
+
+
+def test_an_iteration_bounded_run_counts_toward_its_iterations():
+    stats = dataclasses.replace(interval(2.0), iterations=430)
+    line = format_line(stats, iterations=1000)
+    assert line.startswith("[2s · 430/1,000 it] stage ")
+    assert "/1:00]" not in line and "/0:" not in line.split("]")[0]
+    console = Console(width=120, record=True, force_terminal=False)
+    view = ConsoleView("lines", console)
+    view.handle(RunStarted("s", None, "http://127.0.0.1:1", "closed", 600.0, 2, "out", 1, iterations=1000))
+    assert "1,000 iterations (at most 10m00s), 2 processes" in console.export_text()

@@ -92,12 +92,18 @@ def _window_latencies(stats: IntervalStats, sep: str) -> str:
     return sep.join(f"{key} {fmt_ms(getattr(lat, key)) if timed else NO_VALUE}" for key in ("p50", "p95", "p99"))
 
 
-def format_line(stats: IntervalStats) -> str:
-    """One compact CI-log line for an interval (window rps and percentiles, cumulative errors)."""
-    total = clock(stats.duration_s) if stats.duration_s > 0 else "?"
+def format_line(stats: IntervalStats, iterations: int | None = None) -> str:
+    """One compact CI-log line for an interval (window rps and percentiles, cumulative errors).
+
+    ``iterations``: the run's --iterations bound; the line then counts toward it, the duration
+    being only a cap."""
+    if iterations:
+        where = f"[{clock(stats.elapsed_s)} · {fmt_count(stats.iterations)}/{fmt_count(iterations)} it]"
+    else:
+        total = clock(stats.duration_s) if stats.duration_s > 0 else "?"
+        where = f"[{clock(stats.elapsed_s):>{len(total)}}/{total}]"
     parts = [
-        f"[{clock(stats.elapsed_s):>{len(total)}}/{total}] stage {stats.stage + 1}/{stats.stages} "
-        f"{_level(stats)}",
+        f"{where} stage {stats.stage + 1}/{stats.stages} {_level(stats)}",
         f"rps {fmt_rps(stats.window.rps)}",
         f"{_window_latencies(stats, ' ')} ms",
         f"err {fmt_pct(stats.cumulative.error_rate)}",
@@ -143,9 +149,11 @@ class ConsoleView:
         self._started = event
         if self.mode == "lines":
             profile = f" profile {event.profile}" if event.profile else ""
+            length = (f"{fmt_count(event.iterations)} iterations (at most {clock(event.duration_s)})"
+                      if event.iterations else clock(event.duration_s))
             self.console.print(Text(
                 f"surge: {event.scenario}{profile} → {event.host} ({event.workload} workload, "
-                f"{clock(event.duration_s)}, {event.processes} processes)"))
+                f"{length}, {event.processes} processes)"))
         elif self.mode == "rich":
             self._start_live()
 
@@ -224,14 +232,15 @@ class ConsoleView:
     def _maybe_print_line(self, stats: IntervalStats) -> None:
         first = self._last_line_s is None
         due = first or stats.elapsed_s - self._last_line_s >= LINE_EVERY_S - 0.05
-        last = stats.duration_s > 0 and stats.elapsed_s >= stats.duration_s
+        last = stats.duration_s > 0 and stats.elapsed_s >= stats.duration_s or bool(
+            self._iterations() and stats.iterations >= self._iterations())
         if due or last:
             self._print_line(stats)
         else:
             self._unprinted = stats
 
     def _print_line(self, stats: IntervalStats) -> None:
-        self.console.print(Text(format_line(stats)), soft_wrap=True)
+        self.console.print(Text(format_line(stats, self._iterations())), soft_wrap=True)
         self._last_line_s = stats.elapsed_s
         self._unprinted = None
 
@@ -250,7 +259,7 @@ class ConsoleView:
             parts.append(Text("waiting for the first interval…", style="dim"))
             return Group(*parts)
         window = {(w.method, w.name): w for w, _ in stats.endpoints}
-        parts += [_progress(stats), _load_line(stats, self._processes()), _totals_line(stats),
+        parts += [_progress(stats, self._iterations()), _load_line(stats, self._processes()), _totals_line(stats),
                   LiveEndpoints(self._seen, window)]
         if stats.failing_thresholds:
             parts.append(Text("✗ failing: " + ", ".join(stats.failing_thresholds), style="bold red"))
@@ -271,10 +280,19 @@ class ConsoleView:
     def _processes(self) -> int | None:
         return self._started.processes if self._started else None
 
+    def _iterations(self) -> int | None:
+        return self._started.iterations if self._started else None
 
-def _progress(stats: IntervalStats) -> Table:
+
+def _progress(stats: IntervalStats, iterations: int | None = None) -> Table:
+    """The bar: toward the --iterations bound when there is one (the duration is then a cap),
+    else through the plan's duration."""
     grid = Table.grid(padding=(0, 1))
-    if stats.duration_s > 0:
+    if iterations:
+        bar = ProgressBar(total=iterations, completed=min(stats.iterations, iterations), width=30)
+        label = (f"{fmt_count(stats.iterations)} / {fmt_count(iterations)} iterations · "
+                 f"{clock(stats.elapsed_s)} elapsed · at most {clock(stats.duration_s)}")
+    elif stats.duration_s > 0:
         remaining = max(0.0, stats.duration_s - stats.elapsed_s)
         bar = ProgressBar(total=stats.duration_s, completed=min(stats.elapsed_s, stats.duration_s),
                           width=30)
