@@ -144,6 +144,8 @@ class UsersInfo:
     peak: int = 0
     started: int = 0
     start_failed: int = 0  # on_start raised
+    #: per user class name, the most of its VUs alive at once (the peaks may fall at different times)
+    by_class: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,7 @@ class CustomMetricStats:
     kind: str
     count: int
     values: dict[str, float] = field(default_factory=dict)
+    unit: str = ""  # a trend's unit (``ms`` by default); rates and counters have none
 
 
 @dataclass(frozen=True)
@@ -193,6 +196,9 @@ class RunSummary:
     status_reasons: tuple[str, ...] = ()
     #: what each monitor (``surge.monitors``) saw, by its name: target, host, generator, db, redis
     monitors: dict = field(default_factory=dict)
+    #: iterations started (task picks; open: arrivals served) and the --iterations bound, if any
+    iterations: int = 0
+    iterations_limit: int | None = None
     schema: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict:
