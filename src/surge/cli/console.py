@@ -26,6 +26,7 @@ from rich.table import Table
 from rich.text import Text
 
 from surge.model.events import (
+    MonitorSample,
     IntervalStats,
     Notice,
     RunStarted,
@@ -36,6 +37,7 @@ from surge.model.kinds import LiveMode
 from surge.model.summary import EndpointStats, RunResult
 
 from .cells import NO_VALUE, Name, endpoint_label, fmt_count, fmt_ms, fmt_pct, fmt_rps
+from .monitor_lines import LiveMonitors
 from .summary_table import NARROW_BELOW, format_threshold_actual, print_revised, print_summary
 
 __all__ = ["MODES", "ConsoleView", "LiveEndpoints", "auto_mode", "format_line"]
@@ -137,6 +139,7 @@ class ConsoleView:
         self._live: Live | None = None
         self._last_line_s: float | None = None
         self._unprinted: IntervalStats | None = None  # the latest interval not yet printed as a line
+        self._monitors = LiveMonitors()
 
     # -- dispatch ---------------------------------------------------------------------------
 
@@ -156,6 +159,10 @@ class ConsoleView:
                 f"{length}, {event.processes} processes)"))
         elif self.mode == "rich":
             self._start_live()
+
+    @handle.register
+    def _on_monitor(self, event: MonitorSample) -> None:
+        self._monitors.add(event)  # shown with the next interval (live frame or CI line)
 
     @handle.register
     def _on_interval(self, event: IntervalStats) -> None:
@@ -241,6 +248,9 @@ class ConsoleView:
 
     def _print_line(self, stats: IntervalStats) -> None:
         self.console.print(Text(format_line(stats, self._iterations())), soft_wrap=True)
+        monitors = self._monitors.line()
+        if monitors is not None:
+            self.console.print(Text("  ").append_text(monitors), soft_wrap=True)
         self._last_line_s = stats.elapsed_s
         self._unprinted = None
 
@@ -259,7 +269,9 @@ class ConsoleView:
             parts.append(Text("waiting for the first interval…", style="dim"))
             return Group(*parts)
         window = {(w.method, w.name): w for w, _ in stats.endpoints}
+        monitors = self._monitors.line()
         parts += [_progress(stats, self._iterations()), _load_line(stats, self._processes()), _totals_line(stats),
+                  *([monitors] if monitors is not None else []),
                   LiveEndpoints(self._seen, window)]
         if stats.failing_thresholds:
             parts.append(Text("✗ failing: " + ", ".join(stats.failing_thresholds), style="bold red"))

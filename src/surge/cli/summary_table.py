@@ -27,6 +27,7 @@ from surge.model.summary import (
 )
 
 from .cells import NO_VALUE, Name, endpoint_label, fmt_count, fmt_ms, fmt_pct, fmt_rps
+from .monitor_lines import summary_lines
 
 __all__ = ["EndpointsTable", "format_threshold_actual", "print_revised", "print_summary", "render_summary"]
 
@@ -350,6 +351,7 @@ def render_summary(summary: RunSummary, out_dir: str) -> list[RenderableType]:
         [EndpointsTable(summary.endpoints, summary.total)],
         _failures(summary),
         _custom_metrics(summary.custom_metrics),
+        summary_lines(summary.monitors),
         _users(summary) + _generator(summary) + _dropped(summary) + _extras(summary),
         [Text.assemble(("Results: ", "bold"), out_dir)],
     ]
