@@ -86,6 +86,8 @@ class ThresholdSpec:
     value: float
     expression: str
     abort_on_fail: bool = False
+    #: ``TARGET: EXPRESSION`` as the user wrote it, when it was read as something else (a k6 name)
+    written: str = ""
 
     @property
     def label(self) -> str:
