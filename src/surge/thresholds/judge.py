@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..metrics.aggregate import RunStats
+from ..model.events import Notice
 from ..model.plan import ThresholdSpec
 from ..model.summary import Judgement, RunResult
 from .evaluate import evaluate, should_abort
@@ -29,6 +30,12 @@ class ThresholdJudge:
         abort = None if final else should_abort(results, elapsed_s, self.abort_grace_s,
                                                 until_break=self.until_break)
         return Judgement(results, abort)
+
+    def bind(self, control) -> None:
+        """Say once, before the load, how thresholds written with k6's names were read."""
+        for spec in self.specs:
+            if spec.written:
+                control.emit(Notice(f"threshold {spec.written!r} read as {spec.label!r} (k6's name)", level="info"))
 
     def handle(self, event) -> None:
         """Thresholds judge on demand; events need nothing from them."""
