@@ -120,6 +120,8 @@ class TestPlan:
     compression: bool = True
     headers: tuple[tuple[str, str], ...] = ()
     until_break: int | None = None
+    #: with until_break: how long each step settles before it is judged (None: its first 25%)
+    step_settle_s: float | None = None
     live: LiveMode = LiveMode.AUTO
     debug: bool = False
     #: a lost worker leaves the verdict as it is (with a warning) instead of failing the run (exit 3)
