@@ -10,27 +10,11 @@ import textwrap
 
 import pytest
 
+from support.stress import growing
 from test_cli_run import SURGE, clean_env, run_surge
 
 #: the first two requests (step 1, settling) spike to 250 ms; then latency is 10 ms per user
-SPIKE_THEN_GROW = """
-    from surge import HttpUser, constant_pacing, task
-
-    ACTIVE = [0]   # users started in this (one) worker
-    SENT = [0]
-
-    class Grow(HttpUser):
-        wait_time = constant_pacing(0.1)
-
-        async def on_start(self):
-            ACTIVE[0] += 1
-
-        @task
-        async def get(self):
-            SENT[0] += 1
-            ms = 250 if SENT[0] <= 2 else 10 * ACTIVE[0]
-            await self.client.get(f"/delay/{ms}", name="/delay")
-"""
+SPIKE_THEN_GROW = growing(spike_ms=250, spike_requests=2)
 STEPS = ("--profile", "stress", "--until-break", "20", "--step-users", "2", "--step-duration", "2s",
          "--interval", "500ms", "--threshold", "*: mean<50ms")
 

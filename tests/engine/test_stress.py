@@ -2,24 +2,11 @@
 window (after the step settled), and report the breaking point."""
 from __future__ import annotations
 
+from support.stress import growing
+
 from surge.model.events import IntervalStats, ThresholdBreached
 
-#: latency grows 10 ms with every running user: 2, 4, 6 users answer in 20, 40, 60 ms
-GROWING = """
-from surge import HttpUser, task, constant_pacing
-
-ACTIVE = [0]   # users started in this (one, in-process) worker
-
-class Grow(HttpUser):
-    wait_time = constant_pacing(0.1)
-
-    async def on_start(self):
-        ACTIVE[0] += 1
-
-    @task
-    async def get(self):
-        await self.client.get(f"/delay/{10 * ACTIVE[0]}", name="/delay")
-"""
+GROWING = growing()  # 2, 4, 6 users answer in 20, 40, 60 ms
 
 
 def test_until_break_judges_each_step_on_its_window_and_stops_at_the_step_that_breaks(runner, target):

@@ -123,3 +123,14 @@ def test_without_until_break_the_judge_stays_cumulative():
     stats.close([interval(0, [900] * 10)])
     judgement = ThresholdJudge([spec]).judge(stats, 1.0, final=False)
     assert judgement.abort is not None and judgement.step is None
+
+
+def test_an_open_stress_run_steps_its_rate(tmp_path):
+    from surge.config import settle
+
+    plan = settle({"scenario": "s.py", "profile": "stress", "until_break": 400, "rate": 40, "step_duration": "4s"},
+                  {}, tmp_path)
+    steps = ThresholdJudge.for_plan(plan).steps
+    assert steps.unit == "iterations/s"
+    assert [(s.level, s.start_s, s.settle_s) for s in steps.steps] == [
+        (10.0, 0.0, 1.0), (20.0, 4.0, 1.0), (30.0, 8.0, 1.0), (40.0, 12.0, 1.0)]

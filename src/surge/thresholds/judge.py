@@ -30,7 +30,8 @@ class ThresholdJudge:
     @classmethod
     def for_plan(cls, plan) -> "ThresholdJudge":
         until_break = plan.until_break is not None
-        steps = (StepWindows(plan_steps(plan.workload.stages, plan.step_settle_s), plan.interval_s)
+        unit = "iterations/s" if plan.workload.kind == "open" else "users"
+        steps = (StepWindows(plan_steps(plan.workload.stages, plan.step_settle_s), plan.interval_s, unit)
                  if until_break else None)
         return cls(plan.thresholds, abort_grace_s=plan.abort_grace_s, until_break=until_break, steps=steps)
 
@@ -48,8 +49,7 @@ class ThresholdJudge:
         if not steps.take(stats, elapsed_s):
             return Judgement()
         step = steps.step
-        unit = "users" if step.level.is_integer() else "/s"
-        note = (f"on step {step.number}'s window ({step.level:g} {unit}, "
+        note = (f"on step {step.number}'s window ({step.level:g} {steps.unit}, "
                 f"{steps.from_s:.1f}-{steps.to_s:.1f}s)")
         results = tuple(dataclasses.replace(r, message=f"{r.message}; {note}" if r.message else note)
                         for r in evaluate(self.specs, steps.span, steps.span_s))

@@ -70,9 +70,10 @@ def unjudged(steps: Sequence[Step], interval_s: float) -> Step | None:
 class StepWindows:
     """Adds each closed interval to the window of the step it belongs to (if any)."""
 
-    def __init__(self, steps: Sequence[Step], interval_s: float) -> None:
+    def __init__(self, steps: Sequence[Step], interval_s: float, unit: str = "users") -> None:
         self.steps = tuple(steps)
         self.interval_s = interval_s
+        self.unit = unit  # what a level counts: users, or iterations/s in an open run
         self.step: Step | None = None
         self.span = SpanStats()
         self.from_s = self.to_s = 0.0
