@@ -1,13 +1,16 @@
 """The terminal view: compact CI lines, the live frame, and the final summary's order and caveats."""
 from __future__ import annotations
 
+import dataclasses
 import io
+import os
 
 import pytest
 from rich.console import Console
 
-from surge.cli.console import ConsoleView, format_line
-from surge.cli.summary_table import fmt_ms, fmt_pct, print_summary, render_summary
+from surge.cli.console import ConsoleView, auto_mode, format_line
+from surge.cli.cells import fmt_ms, fmt_pct, shorten_middle
+from surge.cli.summary_table import format_threshold_actual, print_summary, render_summary
 from surge.model.events import (
     IntervalStats,
     Notice,
@@ -116,9 +119,23 @@ def test_lines_mode_flushes_the_last_interval_on_close():
     assert [ln[:6] for ln in lines] == ["[   1s", "[   3s"]
 
 
-def test_auto_mode_picks_lines_off_a_terminal_and_rich_on_one():
+@pytest.fixture
+def pty_console():
+    """A console writing to a real terminal (the slave end of a pseudo-terminal)."""
+    master, slave = os.openpty()
+    with os.fdopen(slave, "w") as tty:
+        yield Console(file=tty, width=80)
+    os.close(master)
+
+
+def test_auto_mode_picks_rich_on_a_terminal_outside_ci_only(pty_console, monkeypatch):
+    monkeypatch.delenv("CI", raising=False)
+    assert ConsoleView("auto", pty_console).mode == "rich"
+    assert auto_mode(pty_console, {"CI": "true"}) == "lines"
+    assert auto_mode(pty_console, {"CI": "false"}) == "rich"
     assert ConsoleView("auto", console(terminal=False)[0]).mode == "lines"
-    assert ConsoleView("auto", console(terminal=True)[0]).mode == "rich"
+    # FORCE_COLOR makes rich call any file a terminal: colour yes, a live frame no
+    assert ConsoleView("auto", console(terminal=True)[0]).mode == "lines"
     with pytest.raises(ValueError):
         ConsoleView("fancy", console()[0])
 
@@ -214,7 +231,8 @@ def test_summary_puts_verdict_and_thresholds_before_endpoints():
     assert out.index("FAILED") < out.index("Thresholds") < out.index("Endpoints")
     assert "2 of 3 thresholds failed" in out
     assert "1.20%" in out  # error_rate actual as a percentage
-    assert "no request matched 'GET /v1/fcts'" in out
+    assert "matched nothing" in out and "no request matched" not in out  # a short note in the row...
+    assert "Matched nothing: GET /v1/fcts. Known names:" in out  # ...and the known names once below
     table = out[out.index("Endpoints"):]
     assert table.index("/v1/corrections") < table.index("/v1/facts") < table.index("Aggregated")
     assert "HTTP 503" in out
@@ -276,7 +294,7 @@ def test_number_formats():
 
 def test_summary_shows_the_busiest_endpoints_when_there_are_many():
     many = tuple(stats(f"/items/{i:03d}", "GET", requests=i + 1, failures=0) for i in range(100))
-    out = printed(summary(endpoints=many))
+    out = printed(summary(endpoints=many, thresholds=()))
     shown = [line for line in out.splitlines() if "/items/" in line]
     assert len(shown) == 40 and "/items/060" in out and "/items/059" not in out  # the 40 busiest
     assert "… 60 more endpoints in stats.csv" in out
@@ -284,8 +302,115 @@ def test_summary_shows_the_busiest_endpoints_when_there_are_many():
 
 
 def test_a_partial_interval_says_so_in_its_line():
-    import dataclasses
-
     assert "partial" not in format_line(interval(3.0))
     assert format_line(dataclasses.replace(interval(3.0), partial=True)).endswith(
         "| partial: a worker's snapshot was late")
+
+
+# -- the live endpoint table: rows that stay, a frame that fits ---------------------------------
+
+
+def live_frame(view: ConsoleView, width: int = 120) -> str:
+    con, buf = console(terminal=True)
+    con.width = width
+    con.print(view.renderable())
+    return buf.getvalue()
+
+
+def test_live_rows_stay_when_an_endpoint_had_no_traffic_in_the_interval():
+    view = ConsoleView("off", console()[0])
+    both = endpoint_pairs(["/v1/facts", "/v1/rare"])
+    view.handle(interval(1.0, endpoints=both))
+    view.handle(interval(2.0, endpoints=both[:1]))  # /v1/rare idle this interval
+    rows = [line for line in live_frame(view).splitlines() if line.startswith("GET")]
+    assert [row.split()[1] for row in rows] == ["/v1/facts", "/v1/rare"]
+    assert rows[1].split()[2:5] == ["100", "2", "0.0"]  # cumulative counts kept, no rps now
+
+
+LONG = "/v1/subjects/{subject_id}/corrections/{correction_id}/attachments"
+
+
+def test_live_table_fits_80_columns_shortening_long_names_in_the_middle():
+    view = ConsoleView("off", console()[0])
+    view.handle(interval(3.0, endpoints=endpoint_pairs(["/v1/corrections/{id}/history", LONG])))
+    narrow = live_frame(view, 80)
+    assert max(len(line) for line in narrow.splitlines()) <= 80
+    assert "GET /v1/corrections/{id}/history " in narrow  # a typical name whole
+    [long_row] = [line for line in narrow.splitlines() if "attachments" in line]
+    assert long_row.startswith("GET /v1/subjects/") and "…" in long_row
+    assert "avg" in narrow and " max" not in narrow  # max steps aside below 100 columns
+    wide = live_frame(view, 120)
+    assert LONG in wide and "avg" in wide and " max" in wide
+
+
+def test_an_interval_without_a_timed_request_shows_dashes():
+    empty = dataclasses.replace(interval(4.0), window=stats(requests=0, failures=0, rps=0.0, lat=Latency()))
+    assert "p50 — p95 — p99 — ms" in format_line(empty)
+    view = ConsoleView("off", console()[0])
+    view.handle(empty)
+    assert "p50 — · p95 — · p99 — ms" in live_frame(view)
+
+
+def test_a_single_stage_is_not_announced_and_users_show_per_class():
+    con, buf = console()
+    view = ConsoleView("lines", con)
+    view.handle(StageChanged(stage=0, stages=1, elapsed_s=1.0, target=8.0))
+    assert buf.getvalue() == ""
+    classes = dataclasses.replace(interval(5.0), users=8, users_by_class={"Reader": 6, "Writer": 2})
+    assert "stage 1/2 users 8 (Reader 6, Writer 2) |" in format_line(classes)
+    view.handle(classes)
+    assert "users 8/50 · Reader 6 · Writer 2" not in live_frame(view)
+    assert "users 8/50 (Reader 6 · Writer 2)" in live_frame(view)
+
+
+def test_the_wind_down_frame_keeps_the_planned_level():
+    view = ConsoleView("off", console()[0])
+    view.handle(dataclasses.replace(interval(60.0), users=0))  # the plan's end: users stopped
+    assert "users 0/50 stopped" in live_frame(view)
+
+
+# -- the summary: units, mean, metrics, users -------------------------------------------------
+
+
+def test_threshold_actuals_keep_their_unit_whatever_the_spelling():
+    def actual(expression: str, stat: str, value: float, target: str = "*", metrics=None) -> str:
+        return format_threshold_actual(ThresholdResult(target, expression, value, True, stat=stat), metrics)
+
+    for expression, stat in (("p(95)<50ms", "p95"), ("avg<50", "mean"), ("med<5ms", "p50"),
+                             ("p(95)<50ms", "p(95)"), ("avg<50", "avg"), ("med<5ms", "med")):
+        assert actual(expression, stat, 8.25) == "8.2 ms", (expression, stat)
+    metrics = {m.name: m for m in (CustomMetricStats("hits", "rate", 10, {"rate": 0.97}),
+                                   CustomMetricStats("items", "counter", 10, {"count": 30, "rate": 2.5}),
+                                   CustomMetricStats("cart", "trend", 10, {"p95": 4.0}, unit="items"),
+                                   CustomMetricStats("think", "trend", 10, {"p95": 1500.0}, unit="s"))}
+    assert actual("rate>95%", "rate", 0.97, "hits", metrics) == "97.0%"
+    assert actual("rate>0.95", "rate", 0.97, "hits", metrics) == "97.0%"  # a rate is a percentage
+    assert actual("rate>95%", "rate", 0.97, "hits") == "97.0%"  # live: no metrics at hand
+    assert actual("rate>1", "rate", 2.5, "items", metrics) == "2.5/s"
+    assert actual("p95<5", "p95", 4.0, "cart", metrics) == "4 items"
+    assert actual("p95<2s", "p95", 1500.0, "think", metrics) == "1,500 ms"  # judged in ms
+
+
+def test_summary_shows_avg_compact_metric_rows_and_users_per_class():
+    from surge.model.summary import UsersInfo
+
+    metrics = (CustomMetricStats("checkout_ms", "trend", 10, dict(vars(latency(12.0, 30.0, 45.0))), unit="ms"),
+               CustomMetricStats("cache_hits", "rate", 50, {"rate": 0.9}),
+               CustomMetricStats("items", "counter", 5, {"count": 42.0, "rate": 0.7}))
+    users = UsersInfo(peak=8, started=8, by_class={"Reader": 6, "Writer": 2})
+    for width in (80, 120):
+        con, buf = console()
+        con.width = width
+        print_summary(con, summary(custom_metrics=metrics, users=users), "r")
+        out = buf.getvalue()
+        assert max(len(line) for line in out.splitlines()) <= width
+        assert " avg " in out[out.index("Endpoints"):]
+        assert "avg 14.4  p50 12.0  p95 30.0  p99 45.0  max 180.0 ms" in out  # one row, in its unit
+        assert "rate 90.0%" in out and "total 42  rate 0.7/s" in out
+        assert "Users: peak 8 (Reader 6 · Writer 2) · 8 started" in out
+
+
+def test_shorten_middle_keeps_both_ends():
+    assert shorten_middle("/v1/facts", 20) == "/v1/facts"
+    assert shorten_middle(LONG, 30) == "/v1/subjects/{…id}/attachments"
+    assert shorten_middle(LONG, 1) == "…" and shorten_middle(LONG, 0) == ""

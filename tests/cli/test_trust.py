@@ -232,7 +232,8 @@ def test_a_run_where_no_user_could_start_is_an_error(tmp_path, target):
     assert proc.returncode == 3, proc.stdout + proc.stderr
     s = summary(tmp_path)
     assert s["status"] == "error"
-    assert s["users"] == {"peak": s["users"]["peak"], "started": 0, "start_failed": 3}
+    peak = s["users"]["peak"]
+    assert s["users"] == {"peak": peak, "started": 0, "start_failed": 3, "by_class": {"NoLogin": peak}}
     assert any("no virtual user could start" in r for r in s["status_reasons"])
     assert target.stats()["requests"].get("GET /ok", 0) == 0
 

@@ -173,6 +173,27 @@ def test_steady_users_and_rate(tmp_path):
     assert plan(tmp_path, {"rate": 5, "max_users": 7}).workload.max_users == 7
 
 
+def test_iterations_bound_the_run_and_stretch_the_default_cap(tmp_path):
+    assert plan(tmp_path).iterations is None
+    p = plan(tmp_path, {"iterations": "1000", "users": 10})
+    assert p.iterations == 1000 and p.duration_s == 600  # no --duration: k6's 10 min cap
+    assert plan(tmp_path, {"iterations": 5, "duration": "30s"}).duration_s == 30
+    assert plan(tmp_path, env={"SURGE_ITERATIONS": "7"}).iterations == 7
+    assert plan(tmp_path, {"iterations": 5, "profile": "smoke"}).duration_s == 60  # a profile keeps its length
+    with pytest.raises(ConfigError, match=r"--iterations '0' is not a whole number >= 1"):
+        plan(tmp_path, {"iterations": "0"})
+
+
+def test_think_time_overrides_for_closed_workloads_only(tmp_path):
+    assert plan(tmp_path).think_time_s is None
+    assert plan(tmp_path, {"think_time": "0"}).think_time_s == 0
+    assert plan(tmp_path, {"think_time": "250ms", "profile": "smoke"}).think_time_s == 0.25
+    write(tmp_path / "surge.toml", 'think_time = "2s"\n')
+    assert plan(tmp_path).think_time_s == 2 and plan(tmp_path, {"think_time": 0}).think_time_s == 0
+    with pytest.raises(ConfigError, match=r"think_time in .*surge.toml only paces closed workloads"):
+        plan(tmp_path, {"rate": 5})
+
+
 def test_stages_from_file(tmp_path):
     write(tmp_path / "surge.toml", """
         [[stages]]
@@ -289,7 +310,7 @@ BAD_CLI = [
     ({"config": "nope.toml"}, r"--config .*nope.toml.*: no such file"),
     ({"bogus": 1}, r"unknown option 'bogus'"),
     ({"scenario": 5}, r"^SCENARIO 5 is not a string"),
-    ({"stages": [{"duration": 1, "target": 1}]}, r"unknown option 'stages'"),
+    ({"thresholds": {"*": "p95<1"}}, r"unknown option 'thresholds'"),  # --stage sets stages; no flag sets a table
 ]
 
 
@@ -387,3 +408,48 @@ def test_plans_the_generator_cannot_honour_are_refused(tmp_path, monkeypatch):
     assert plan(tmp_path, {"interval": "100ms"}).interval_s == 0.1
     with pytest.raises(ConfigError, match="more worker processes than this machine runs well"):
         plan(tmp_path, {"processes": 100_000})
+
+
+def test_stages_on_the_command_line_in_k6_form(tmp_path):
+    p = plan(tmp_path, {"stages": ["30s:50", "1m:50", "10s:0"]})
+    assert p.workload == ClosedWorkload((Stage(30, 50), Stage(60, 50), Stage(10, 0)))
+    assert plan(tmp_path, {"stages": ("10s:20", "20s:20"), "users": 40}).workload.peak == 40  # scaled as a file's
+    assert plan(tmp_path, {"stages": ["10s:5", "5s:5"], "duration": "30s"}).workload.duration_s == 30
+    assert plan(tmp_path, {"stages": ["5s:100/s"]}).workload == OpenWorkload((Stage(5, 100),), max_users=1000)
+    write(tmp_path / "surge.toml", "[[stages]]\nduration = 1\ntarget = 5\n")
+    assert plan(tmp_path, {"stages": ["2s:3"]}).workload.stages == (Stage(2, 3),)  # the CLI's list wins
+
+
+@pytest.mark.parametrize(("stages", "says"), [
+    (["30s"], r"--stage '30s' is not DURATION:TARGET \(use e.g. --stage 30s:50"),
+    (["xx:5"], r"--stage 'xx:5' is not DURATION:TARGET"),
+    (["30s:-1"], r"--stage '30s:-1' is not DURATION:TARGET"),
+    (["30s:2.5"], r"--stage '30s:2.5': 2.5 is not a whole number of users"),
+    (["30s:5", "30s:5/s"], r"--stage mix users \(target\) and rate"),
+    (["0s:5"], r"--stage last 0 s"),
+])
+def test_bad_stages_on_the_command_line(tmp_path, stages, says):
+    with pytest.raises(ConfigError, match=says):
+        plan(tmp_path, {"stages": stages})
+
+
+def test_stage_conflicts_as_the_file_stages_do(tmp_path):
+    with pytest.raises(ConfigError, match=r"--profile and --stage are both set; choose a built-in profile"):
+        plan(tmp_path, {"stages": ["1s:5"], "profile": "smoke"})
+    with pytest.raises(ConfigError, match=r"--spawn-rate and --stage are both set"):
+        plan(tmp_path, {"stages": ["1s:5"], "spawn_rate": 5})
+    write(tmp_path / "surge.toml", 'profile = "load"\n')
+    with pytest.raises(ConfigError, match=r"profile in .*surge.toml and --stage are both set"):
+        plan(tmp_path, {"stages": ["1s:5"]})
+
+
+def test_out_refuses_k6_outputs_and_urls_from_every_source(tmp_path):
+    for bad in ("json=out.json", "csv=results.csv", "experimental-prometheus-rw=x", "influxdb=http://h:8086/k6"):
+        with pytest.raises(ConfigError, match=r"is k6's NAME=VALUE form: --out takes a results folder"):
+            plan(tmp_path, {"out": bad})
+    with pytest.raises(ConfigError, match=r"^--out 'https://example.test/k6' is a URL: --out takes a results folder"):
+        plan(tmp_path, {"out": "https://example.test/k6"})
+    with pytest.raises(ConfigError, match=r"^SURGE_OUT 'json=x' is k6's"):
+        plan(tmp_path, env={"SURGE_OUT": "json=x"})
+    assert plan(tmp_path, {"out": "./json=x"}).out_dir == str(tmp_path / "json=x")  # a folder of that name
+    assert plan(tmp_path, {"out": "results/a=b"}).out_dir == str(tmp_path / "results" / "a=b")

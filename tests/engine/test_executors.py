@@ -6,6 +6,7 @@ used. Plans last well under a second, so the executors' real timers can be check
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sys
 import math
 import time
@@ -23,7 +24,7 @@ from surge.engine.scenario import Scenario, UserClassPlan
 from surge.engine.user import StopUser, User, constant, task
 from surge.metrics.recorder import Recorder
 from surge.model.plan import ClosedWorkload, OpenWorkload, Stage, TestPlan
-from surge.model.schedule import level_at, owned_count, owned_indices
+from surge.model.schedule import level_at, owned_by_class, owned_count, owned_indices
 
 HOST = "http://127.0.0.1:9"  # never contacted
 SLACK_S = 0.03  # event-loop scheduling allowance on top of one tick
@@ -292,6 +293,58 @@ def test_closed_run_returns_when_stop_is_set():
     assert asyncio.run(main()) < 0.3
 
 
+def test_closed_workers_start_exactly_their_share_of_iterations_and_stop():
+    """--iterations: each worker's users together start exactly its share of task picks (never
+    more, though several users pick at once), then the worker stops on its own, long before
+    the plan's end, and every user's on_stop runs."""
+    stages = (Stage(0, 5), Stage(30, 5))
+    log: list = []
+
+    async def main():
+        t0 = time.perf_counter()
+        ctxs = [make_ctx([journal_user(log, wait=0)], ClosedWorkload(stages), worker_id=i, workers=2, t0=t0)
+                for i in range(2)]
+        ctxs = [dataclasses.replace(c, plan=c.plan.replace(iterations=101), iterations=None) for c in ctxs]
+        executors = [ClosedExecutor(c) for c in ctxs]
+        await asyncio.wait_for(asyncio.gather(*(e.run() for e in executors)), 5)
+        took = time.perf_counter() - t0
+        await asyncio.gather(*(e.drain(1.0) for e in executors))
+        return executors, ctxs, took
+
+    executors, ctxs, took = asyncio.run(main())
+    assert took < 1
+    assert [e.iterations() for e in executors] == [51, 50]
+    assert all(c.stop.is_set() for c in ctxs)
+    assert sum(1 for e, _, _ in log if e == "task") == 101
+    users = {u for e, u, _ in log if e == "start"}
+    assert users == {0, 1, 2, 3, 4} and {u for e, u, _ in log if e == "stop"} == users
+
+
+def test_closed_users_per_class_and_worker_are_what_dry_run_shows():
+    """--dry-run prints owned_by_class(); the executors must make exactly those users."""
+    def cls(name, weight):
+        return type(name, (journal_user([]),), {"weight": weight})
+
+    classes = [cls("Reader", 3), cls("Writer", 1), cls("Admin", 0.5)]
+    stages = (Stage(0, 11), Stage(0.3, 11))
+
+    async def main():
+        t0 = time.perf_counter()
+        executors = [ClosedExecutor(make_ctx(classes, ClosedWorkload(stages), worker_id=i, workers=3, t0=t0))
+                     for i in range(3)]
+        runs = [asyncio.ensure_future(e.run()) for e in executors]
+        await asyncio.sleep(0.15)
+        made = [Counter(type(vu.user).__name__ for vu in e._vus) for e in executors]
+        await asyncio.gather(*runs)
+        await asyncio.gather(*(e.drain(1.0) for e in executors))
+        return made
+
+    made = asyncio.run(main())
+    for i, counts in enumerate(made):
+        expected = owned_by_class(11, [3, 1, 0.5], i, 3)
+        assert [counts["Reader"], counts["Writer"], counts["Admin"]] == expected
+
+
 # -- open ------------------------------------------------------------------------------------------
 def iteration_user(log: list, *, seconds: float = 0.0, weight: float = 1, name: str = "Iter"):
     class Iter(User):
@@ -360,6 +413,28 @@ def test_open_drops_iterations_when_no_user_is_free():
     assert sum(dropped) >= 50
     assert [e.users() for e in executors] == [1, 1]
     assert sum(1 for _, ev, _, _ in log if ev == "start") == 2  # on_start once per VU
+
+
+def test_open_workers_serve_exactly_their_share_of_iterations():
+    log: list = []
+    workload = OpenWorkload((Stage(0, 400), Stage(30, 400)), max_users=100)
+
+    async def main():
+        t0 = time.perf_counter()
+        executors = []
+        for i in range(2):
+            ctx = make_ctx([iteration_user(log, seconds=0.01)], workload, worker_id=i, workers=2, t0=t0)
+            ctx = dataclasses.replace(ctx, plan=ctx.plan.replace(iterations=41), iterations=None)
+            executors.append(OpenExecutor(ctx))
+        await asyncio.wait_for(asyncio.gather(*(e.run() for e in executors)), 5)
+        took = time.perf_counter() - t0
+        await asyncio.gather(*(e.drain(1.0) for e in executors))
+        return executors, took
+
+    executors, took = asyncio.run(main())
+    assert took < 0.5  # 41 arrivals at 400/s: ~0.1 s
+    assert [e.iterations() for e in executors] == [21, 20] and [e.dropped() for e in executors] == [0, 0]
+    assert sum(1 for _, ev, _, _ in log if ev == "iteration") == 41
 
 
 def test_open_run_returns_when_stop_is_set():

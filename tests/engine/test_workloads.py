@@ -45,6 +45,7 @@ def test_closed_stages_ramp_users_as_planned(runner, target):
     assert seen[3] == 8  # mid-hold: exactly the plan
     changes = [(e.stage, e.target) for e in outcome.of_type(StageChanged)]
     assert changes[:3] == [(0, 8), (1, 8), (2, 2)], changes
+    assert outcome.of_type(IntervalStats)[-1].target == 2  # the wind-down: the level the plan ended at
     assert outcome.summary.status == "passed"
 
 
@@ -74,6 +75,9 @@ def test_user_classes_share_users_by_weight(runner, target):
     assert outcome.endpoint("GET", "/status/200").requests == reads
     assert outcome.endpoint("POST", "/status/201").requests == writes
     assert 2.4 <= reads / writes <= 3.6, (reads, writes)  # 6 readers, 2 writers
+    assert outcome.summary.users.by_class == {"Reader": 6, "Writer": 2}
+    live = [e.users_by_class for e in outcome.of_type(IntervalStats)]
+    assert live[0] == {"Reader": 6, "Writer": 2} and live[-1] == {"Reader": 0, "Writer": 0}  # after the stop
 
 
 TAGGED_SCENARIO = """
@@ -293,5 +297,6 @@ def test_a_load_test_shape_drives_the_users(runner, target):
 
     seen = users_by_second(outcome)
     assert (seen[1], seen[2], seen[3]) == (2, 6, 3), seen
+    assert outcome.of_type(IntervalStats)[-1].target == 3  # past the shape's end: where it ended
     assert 3.4 < outcome.summary.duration_s < 5, outcome.summary.duration_s  # ended when tick said None
     assert outcome.endpoint("GET", "/ok").requests == target.stats()["requests"]["GET /ok"]

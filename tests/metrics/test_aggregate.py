@@ -65,6 +65,7 @@ def test_snapshot_round_trips_through_bytes(workers):
     snap = snapshot(0, a, interval=4, dropped=2, iterations=9)
     snap.cpu_percent, snap.rss_mb, snap.final = 37.5, 51.25, True
     snap.users_started, snap.users_start_failed = 3, 1
+    snap.users_by_class = {"Reader": 2, "Writer": 1}
     back = wire(snap)
     assert back == snap
     assert back.version == PROTOCOL_VERSION
@@ -96,6 +97,9 @@ def test_snapshot_of_another_protocol_version_is_rejected(version):
     lambda d: [*d[:5], [["m", "histogram", "", None, 0, 0, 0]], *d[6:]],  # unknown metric kind
     lambda d: {"version": PROTOCOL_VERSION},
     lambda d: [*d[:13], "not a list"],
+    lambda d: [*d[:16], {"Reader": -1}],  # users_by_class: counts only
+    lambda d: [*d[:16], [["Reader", 2]]],
+    lambda d: d[:16],  # a version 3 body under a version 4 header
 ])
 def test_a_malformed_snapshot_is_a_value_error_not_a_crash(mangle):
     data = json.loads(Snapshot(worker_id=0, interval=0, users=0).to_bytes())

@@ -10,15 +10,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from surge.model.plan import Stage
+from surge.model.plan import ClosedWorkload, OpenWorkload, Stage, TestPlan
+from surge.model.profiles import PROFILES
 from surge.model.schedule import (
     arrival_time,
     level_at,
     owned_arrivals,
     owned_count,
+    owned_iterations,
     owned_indices,
     scale_stages,
     stage_index_at,
+    stage_numbers,
+    stage_total,
     total_arrivals,
     weighted_cycle,
 )
@@ -81,6 +85,38 @@ def test_stage_index_skips_zero_duration_stages_and_handles_no_stages():
     assert stage_index_at((), 5) == 0
 
 
+# -- stage_numbers: the stages a reader counts ------------------------------------------------
+@pytest.mark.parametrize("stages, numbers", [
+    ((Stage(1, 50), Stage(59, 50)), (0, 0)),  # a steady run: its spawn folds into the hold
+    ((Stage(0, 20), Stage(60, 20)), (0, 0)),  # a steady open run: the jump takes no time
+    ((Stage(30, 50), Stage(0, 50)), (0, 0)),  # a spawn as long as the run
+    (RAMP_HOLD_DOWN, (0, 1, 2)),  # a ramp to a hold that is followed by more is a stage
+    ((Stage(2, 8), Stage(1, 8), Stage(1, 2), Stage(1, 2)), (0, 1, 2, 3)),
+    ((Stage(10, 50), Stage(10, 100)), (0, 1)),  # the second ramp does not hold the first's level
+    ((), ()),
+])
+def test_stage_numbers_count_the_stages_that_take_time(stages, numbers):
+    assert stage_numbers(stages) == numbers
+    assert stage_total(stages) == (max(numbers) + 1 if numbers else 1)
+
+
+def test_stage_totals_of_the_profiles_and_steady_workloads():
+    totals = {name: stage_total(stages) for name, stages in PROFILES.items()}
+    assert totals == {"smoke": 1, "load": 4, "peak": 1, "stress": 5, "spike": 3, "soak": 1, "ramp": 1}
+    assert ClosedWorkload((Stage(1, 50), Stage(59, 50))).stage_count == 1  # not "stage 2/2"
+    assert OpenWorkload((Stage(0, 20), Stage(60, 20)), max_users=200).stage_count == 1
+    assert ClosedWorkload((), shape=True).stage_count == 1
+
+
+@given(st.lists(st.tuples(st.integers(0, 100), st.integers(0, 1000)), min_size=1, max_size=8),
+       st.floats(0, 1000, allow_nan=False))
+def test_stage_numbers_never_go_back_and_stay_in_range(raw, t):
+    stages = tuple(Stage(d, x) for d, x in raw)
+    numbers = stage_numbers(stages)
+    assert list(numbers) == sorted(numbers)
+    assert 0 <= numbers[stage_index_at(stages, t)] < stage_total(stages)
+
+
 # -- owned_count / owned_indices ----------------------------------------------------------------
 @given(st.integers(0, 10_000), st.integers(1, 64))
 def test_worker_shares_sum_exactly_and_differ_by_at_most_one(total, workers):
@@ -106,6 +142,21 @@ def test_growing_the_level_only_adds_users_to_each_worker(total, workers):
     # users start in index order, so a worker's share never shrinks while the level grows
     for i in range(workers):
         assert owned_count(total, i, workers) <= owned_count(total + 1, i, workers) <= owned_count(total, i, workers) + 1
+
+
+@given(st.integers(0, 5_000), st.integers(1, 50), st.integers(1, 16), st.booleans())
+def test_iteration_shares_sum_exactly_among_the_workers_that_get_users(iterations, users, workers, is_open):
+    stages = (Stage(0, users), Stage(10, users))
+    workload = OpenWorkload(stages, max_users=100) if is_open else ClosedWorkload(stages)
+    plan = TestPlan(scenario_path="s.py", host="", workload=workload, iterations=iterations)
+    shares = [owned_iterations(plan, i, workers) for i in range(workers)]
+    assert sum(shares) == iterations
+    for i, share in enumerate(shares):
+        if not is_open and owned_count(users, i, workers) == 0:
+            assert share == 0  # a worker without users could never run its share
+    among = [s for i, s in enumerate(shares) if is_open or owned_count(users, i, workers)]
+    assert max(among) - min(among) <= 1
+    assert owned_iterations(plan.replace(iterations=None), 0, workers) is None
 
 
 def test_negative_totals_own_nothing():

@@ -1,7 +1,13 @@
 """The terminal view of a running test: an output of the run (``surge.outputs.base``).
 
 Modes: ``rich`` (a live-updating frame), ``lines`` (one compact line per ~5 s, for CI logs and
-non-TTY output), ``off`` (warnings only), ``auto`` (rich on a terminal, else lines).
+non-TTY output), ``off`` (warnings only), ``auto`` (rich when stdout is a terminal and ``CI`` is
+not set, else lines; ``FORCE_COLOR``, which CI runners set for colour, does not make a live frame).
+
+The live frame's endpoint table lists every endpoint seen so far, in one order (by name), with
+cumulative counts and latencies and the current interval's rps (0 when it had no traffic), so
+rows never come and go between frames; it fits the terminal's width by shortening long names
+in the middle.
 
 ``finish(result)`` closes the live frame and prints the final summary
 (:func:`surge.cli.summary_table.print_summary`). The live frame is transient (it clears when
@@ -10,8 +16,10 @@ closed), so the summary replaces it instead of repeating its tables.
 from __future__ import annotations
 
 import functools
+import os
+from collections.abc import Mapping
 
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.live import Live
 from rich.progress_bar import ProgressBar
 from rich.table import Table
@@ -27,9 +35,10 @@ from surge.model.events import (
 from surge.model.kinds import LiveMode
 from surge.model.summary import EndpointStats, RunResult
 
-from .summary_table import NO_VALUE, fmt_count, fmt_ms, fmt_pct, fmt_rps, format_threshold_actual, print_revised, print_summary
+from .cells import NO_VALUE, Name, endpoint_label, fmt_count, fmt_ms, fmt_pct, fmt_rps
+from .summary_table import NARROW_BELOW, format_threshold_actual, print_revised, print_summary
 
-__all__ = ["MODES", "ConsoleView", "format_line"]
+__all__ = ["MODES", "ConsoleView", "LiveEndpoints", "auto_mode", "format_line"]
 
 MODES = tuple(LiveMode)
 LINE_EVERY_S = 5.0
@@ -50,21 +59,47 @@ def clock(seconds: float) -> str:
     return f"{m}m{s:02d}s" if m else f"{s}s"
 
 
+def auto_mode(console: Console, environ: Mapping[str, str] = os.environ) -> str:
+    """``rich`` when the console writes to a real terminal outside CI, else ``lines``.
+
+    The file is asked itself: rich's ``is_terminal`` is forced true by ``FORCE_COLOR``, which CI
+    runners set to keep colour in their logs, and a live frame there is a log of redraws.
+    """
+    isatty = getattr(console.file, "isatty", None)
+    terminal = bool(isatty and isatty()) and not console.is_dumb_terminal
+    in_ci = environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+    return "rich" if terminal and not in_ci else "lines"
+
+
+def _by_class(stats: IntervalStats, sep: str) -> str:
+    """`` (Reader 6, Writer 2)``: the users of each class, when there are several classes."""
+    if len(stats.users_by_class) < 2:
+        return ""
+    return " (" + sep.join(f"{name} {n:,}" for name, n in stats.users_by_class.items()) + ")"
+
+
 def _level(stats: IntervalStats) -> str:
     if stats.workload == "open":
-        return f"rate {stats.target:,.1f}/s vus {stats.users}"
-    return f"users {stats.users}"
+        return f"rate {stats.target:,.1f}/s vus {stats.users}{_by_class(stats, ', ')}"
+    return f"users {stats.users}{_by_class(stats, ', ')}"
+
+
+def _window_latencies(stats: IntervalStats, sep: str) -> str:
+    """``p50 3.1 p95 8.2 p99 12.0``; dashes for an interval in which nothing was timed (no
+    request, or every one failed before a response): 0.00 would claim instant answers."""
+    lat = stats.window.latency_ms
+    timed = lat.max > 0
+    return sep.join(f"{key} {fmt_ms(getattr(lat, key)) if timed else NO_VALUE}" for key in ("p50", "p95", "p99"))
 
 
 def format_line(stats: IntervalStats) -> str:
     """One compact CI-log line for an interval (window rps and percentiles, cumulative errors)."""
     total = clock(stats.duration_s) if stats.duration_s > 0 else "?"
-    lat = stats.window.latency_ms
     parts = [
         f"[{clock(stats.elapsed_s):>{len(total)}}/{total}] stage {stats.stage + 1}/{stats.stages} "
         f"{_level(stats)}",
         f"rps {fmt_rps(stats.window.rps)}",
-        f"p50 {fmt_ms(lat.p50)} p95 {fmt_ms(lat.p95)} p99 {fmt_ms(lat.p99)} ms",
+        f"{_window_latencies(stats, ' ')} ms",
         f"err {fmt_pct(stats.cumulative.error_rate)}",
     ]
     if stats.workload == "open":
@@ -88,11 +123,11 @@ class ConsoleView:
         if mode not in MODES:
             raise ValueError(f"console mode must be one of {', '.join(MODES)}, got {mode!r}")
         self.console = console or Console()
-        if mode == "auto":
-            mode = "rich" if self.console.is_terminal and not self.console.is_dumb_terminal else "lines"
-        self.mode = mode
+        self.mode = auto_mode(self.console) if mode == "auto" else mode
         self._started: RunStarted | None = None
         self._last: IntervalStats | None = None
+        #: every endpoint seen so far, by (method, name): its latest cumulative figures
+        self._seen: dict[tuple[str, str], EndpointStats] = {}
         self._live: Live | None = None
         self._last_line_s: float | None = None
         self._unprinted: IntervalStats | None = None  # the latest interval not yet printed as a line
@@ -117,6 +152,8 @@ class ConsoleView:
     @handle.register
     def _on_interval(self, event: IntervalStats) -> None:
         self._last = event
+        for _, cumulative in event.endpoints:
+            self._seen[(cumulative.method, cumulative.name)] = cumulative
         if self.mode == "rich":
             self._start_live()
             self._live.update(self.renderable(), refresh=True)
@@ -125,7 +162,7 @@ class ConsoleView:
 
     @handle.register
     def _on_stage(self, event: StageChanged) -> None:
-        if self.mode in ("rich", "lines"):
+        if self.mode in ("rich", "lines") and event.stages > 1:  # one stage: the header says it all
             unit = "iterations/s" if self._workload() == "open" else "users"
             self._print(Text(f"→ stage {event.stage + 1}/{event.stages} at {clock(event.elapsed_s)}: "
                              f"target {event.target:,.4g} {unit}", style="cyan"))
@@ -212,8 +249,9 @@ class ConsoleView:
         if stats is None:
             parts.append(Text("waiting for the first interval…", style="dim"))
             return Group(*parts)
+        window = {(w.method, w.name): w for w, _ in stats.endpoints}
         parts += [_progress(stats), _load_line(stats, self._processes()), _totals_line(stats),
-                  _endpoint_table(stats)]
+                  LiveEndpoints(self._seen, window)]
         if stats.failing_thresholds:
             parts.append(Text("✗ failing: " + ", ".join(stats.failing_thresholds), style="bold red"))
         return Group(*parts)
@@ -250,11 +288,13 @@ def _progress(stats: IntervalStats) -> Table:
 
 def _load_line(stats: IntervalStats, processes: int | None) -> Text:
     if stats.workload == "open":
-        text = Text(f"rate {stats.target:,.1f}/s · VUs {stats.users} · dropped ")
+        text = Text(f"rate {stats.target:,.1f}/s · VUs {stats.users}{_by_class(stats, ' · ')} · dropped ")
         text.append(fmt_count(stats.dropped_iterations),
                     style="bold yellow" if stats.dropped_iterations else "")
     else:
-        text = Text(f"users {stats.users}/{stats.target:,.0f}")
+        text = Text(f"users {stats.users}/{stats.target:,.0f}{_by_class(stats, ' · ')}")
+    if stats.users == 0 and 0 < stats.duration_s <= stats.elapsed_s:
+        text.append(" stopped", style="dim")  # the wind-down after the plan's end
     cpu_hot = stats.cpu_percent >= CPU_WARN_PERCENT
     text.append(" · generator CPU ")
     text.append(f"{stats.cpu_percent:.0f}%", style="bold red" if cpu_hot else "")
@@ -270,35 +310,57 @@ def _load_line(stats: IntervalStats, processes: int | None) -> Text:
 
 
 def _totals_line(stats: IntervalStats) -> Text:
-    lat, cum = stats.window.latency_ms, stats.cumulative
+    cum = stats.cumulative
     text = Text.assemble(("rps ", "dim"), (fmt_rps(stats.window.rps), "bold"))
-    text.append(f" · p50 {fmt_ms(lat.p50)} · p95 {fmt_ms(lat.p95)} · p99 {fmt_ms(lat.p99)} ms · errors ")
+    text.append(f" · {_window_latencies(stats, ' · ')} ms · errors ")
     text.append(fmt_pct(cum.error_rate), style="bold red" if cum.failures else "")
     text.append(f" · requests {fmt_count(cum.requests)}")
     return text
 
 
-_LIVE_LATENCIES = ("p50", "p95", "p99", "max")
+_LIVE_LATENCIES = ("mean", "p50", "p95", "p99", "max")
+_LIVE_HEADERS = ("avg", "p50", "p95", "p99", "max")
+#: room kept for typical figures (rps below 1,000, latencies below 100 ms), so the name column
+#: keeps its width from frame to frame instead of moving with every digit
+_LIVE_MIN_WIDTHS = {"rps": 5, **dict.fromkeys(_LIVE_HEADERS, 4)}
 
 
-def _endpoint_row(window: EndpointStats, cumulative: EndpointStats) -> list[RenderableType]:
-    lat = cumulative.latency_ms
-    cells = [NO_VALUE] * 4 if lat.max == 0 else [fmt_ms(getattr(lat, k)) for k in _LIVE_LATENCIES]
-    failures = Text(fmt_count(cumulative.failures), style="red" if cumulative.failures else "")
-    name = Text(cumulative.name, no_wrap=True, overflow="ellipsis")  # the column shrinks, not the figures
-    return [Text(cumulative.method), name, fmt_count(cumulative.requests), failures,
-            fmt_rps(window.rps), *cells]
+class LiveEndpoints:
+    """The live endpoint table: every endpoint seen so far (sorted by name, then method), its
+    cumulative counts and latencies and this interval's rps, at most :data:`MAX_ENDPOINT_ROWS`.
 
+    Below :data:`NARROW_BELOW` columns the method joins the name and ``max`` steps aside, so at
+    80 columns ``GET /v1/...`` of ~40 characters shows whole with typical figures; a longer one
+    is shortened in the middle (:class:`~surge.cli.cells.Name`).
+    """
 
-def _endpoint_table(stats: IntervalStats) -> RenderableType:
-    table = Table(box=None, header_style="bold dim", pad_edge=False, padding=(0, 1))
-    table.add_column("method")
-    table.add_column("name")
-    for header in ("requests", "failures", "rps", "p50", "p95", "p99", "max"):
-        table.add_column(header, justify="right", no_wrap=True)
-    rows = sorted(stats.endpoints, key=lambda pair: (pair[1].name, pair[1].method))
-    for window, cumulative in rows[:MAX_ENDPOINT_ROWS]:
-        table.add_row(*_endpoint_row(window, cumulative))
-    if len(rows) > MAX_ENDPOINT_ROWS:
-        table.add_row("", Text(f"… {len(rows) - MAX_ENDPOINT_ROWS} more", style="dim"))
-    return table
+    def __init__(self, seen: Mapping[tuple[str, str], EndpointStats],
+                 window: Mapping[tuple[str, str], EndpointStats]) -> None:
+        self.rows = sorted(seen.values(), key=lambda e: (e.name, e.method))
+        self.window = window
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.table(narrow=options.max_width < NARROW_BELOW)
+
+    def table(self, narrow: bool = False) -> Table:
+        latencies = _LIVE_LATENCIES[:-1] if narrow else _LIVE_LATENCIES
+        table = Table(box=None, header_style="bold dim", pad_edge=False, padding=(0, 0, 0, 1),
+                      collapse_padding=True)
+        if not narrow:
+            table.add_column("method", no_wrap=True)
+        table.add_column("endpoint" if narrow else "name")  # Name cells shorten, never wrap
+        for header in ("requests", "fails", "rps", *_LIVE_HEADERS[:len(latencies)]):
+            table.add_column(header, justify="right", no_wrap=True, min_width=_LIVE_MIN_WIDTHS.get(header))
+        for cumulative in self.rows[:MAX_ENDPOINT_ROWS]:
+            table.add_row(*self._row(cumulative, latencies, narrow))
+        if len(self.rows) > MAX_ENDPOINT_ROWS:
+            table.add_row(*([""] * (not narrow)), Text(f"… {len(self.rows) - MAX_ENDPOINT_ROWS} more", style="dim"))
+        return table
+
+    def _row(self, cumulative: EndpointStats, latencies: tuple[str, ...], narrow: bool) -> list[RenderableType]:
+        window = self.window.get((cumulative.method, cumulative.name))
+        lat = cumulative.latency_ms
+        cells = [NO_VALUE] * len(latencies) if lat.max == 0 else [fmt_ms(getattr(lat, k)) for k in latencies]
+        failures = Text(fmt_count(cumulative.failures), style="red" if cumulative.failures else "")
+        names = [Name(endpoint_label(cumulative))] if narrow else [Text(cumulative.method), Name(cumulative.name)]
+        return [*names, fmt_count(cumulative.requests), failures, fmt_rps(window.rps if window else 0.0), *cells]

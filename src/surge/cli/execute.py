@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
 from rich.console import Console
 
 from ..config import settle
+from ..engine.executors.closed import settle_shape
 from ..engine.guard import Escalated, LoopGuard
 from ..engine.run import Run
 from ..engine.scenario import Scenario, load_scenario, run_redactor
@@ -25,12 +27,17 @@ from ..model.summary import RunResult
 from ..outputs.results import ResultsWriter, default_out_dir
 from ..thresholds import ThresholdJudge
 from .console import ConsoleView
+from .describe import describe_plan, describe_scenario
 from .session import Session
 
 
 def execute(cli_options: dict, env: dict | None = None, cwd: Path | None = None,
-            session: Session | None = None) -> int:
-    """Run one test from CLI options; returns the exit code. Raises SurgeError for the CLI to report."""
+            session: Session | None = None, show: str | None = None) -> int:
+    """Run one test from CLI options; returns the exit code. Raises SurgeError for the CLI to report.
+
+    ``show="list"`` (``--list``) prints the scenario's classes and tasks, ``show="plan"``
+    (``--dry-run``) the settled plan, after the checks a run makes first; neither starts
+    anything, contacts the target or creates a folder."""
     plan = settle(cli_options, os.environ if env is None else env, cwd or Path.cwd())
     if session is not None:
         session.debug = session.debug or plan.debug
@@ -41,19 +48,41 @@ def execute(cli_options: dict, env: dict | None = None, cwd: Path | None = None,
         exc.scrub(run_redactor(plan))
         raise
     try:
+        if show is not None:
+            return _describe(show, plan, scenario)
         return _execute(plan, scenario)
     except SurgeError as exc:  # setup() or the preflight failed: the error may quote a secret
         exc.scrub(run_redactor(plan, scenario))
         raise
 
 
-def _execute(plan: TestPlan, scenario: Scenario) -> int:
+def _describe(show: str, plan: TestPlan, scenario: Scenario) -> int:
+    if show == "list":
+        text = describe_scenario(scenario)
+    else:
+        plan = settle_shape(_with_host(plan, scenario), scenario)
+        text = describe_plan(plan, scenario, _out_dir(plan))
+    sys.stdout.write(run_redactor(plan, scenario)(text))
+    return 0
+
+
+def _with_host(plan: TestPlan, scenario: Scenario) -> TestPlan:
     if not plan.host:
         if not scenario.default_host:
             raise ConfigError("no target host", "pass --host http://127.0.0.1:8000 or set `host` on the user class")
         plan = plan.replace(host=scenario.default_host)
-    out_dir = Path(plan.out_dir) if plan.out_dir else default_out_dir(
-        plan.scenario_name, plan.profile, datetime.now(timezone.utc))
+    return plan
+
+
+def _out_dir(plan: TestPlan) -> Path:
+    if plan.out_dir:
+        return Path(plan.out_dir)
+    return default_out_dir(plan.scenario_name, plan.profile, datetime.now(timezone.utc))
+
+
+def _execute(plan: TestPlan, scenario: Scenario) -> int:
+    plan = _with_host(plan, scenario)
+    out_dir = _out_dir(plan)
     view = ConsoleView(plan.live, Console(highlight=False))
     writer = ResultsWriter(out_dir)
     try:

@@ -50,10 +50,14 @@ from ..model.redact import redact_text
 from .session import Session
 
 RUN_HELP = """Run SCENARIO (a Python file of HttpUser classes) against --host.
+SCENARIO may be left out when the config file sets scenario = "...".
 
 \b
-Closed workload: --users N [--spawn-rate R] [--duration D], or --profile NAME.
+Closed workload: --users N [--spawn-rate R] [--duration D], --stage 30s:50
+                 (repeatable), or --profile NAME.
 Open workload:   --rate R [--duration D], or --profile NAME --rate R.
+--iterations N ends either after N iterations; --list and --dry-run show
+the scenario or the plan without running it.
 Profiles: smoke, load (baseline), peak, stress, spike, soak, ramp.
 Durations: 500ms, 2s, 5m, 1h; a bare number is seconds.
 
@@ -70,12 +74,21 @@ def _workload_options(fn):
     options = [
         click.option("--host", "-H", metavar="URL", help="Target base URL, e.g. http://127.0.0.1:8000 (default: the user class's host)."),
         click.option("--profile", "-p", metavar="NAME", help="Built-in load profile: smoke, load, baseline, peak, stress, spike, soak, ramp."),
-        click.option("--users", "-u", metavar="N", help="Concurrent virtual users (closed workload); scales a profile's peak."),
+        click.option("--users", "-u", "--vus", "users", metavar="N",
+                     help="Concurrent virtual users (closed workload); scales a profile's peak."),
         click.option("--spawn-rate", "-r", metavar="PER_S", help="Users started per second (default: all within 1 s)."),
         click.option("--rate", metavar="PER_S", help="Iterations per second (open workload); scales a profile's peak."),
         click.option("--max-users", metavar="N", help="Open workload: cap on concurrent virtual users (default max(100, 10 x rate))."),
+        click.option("--stage", "stages", metavar="DURATION:TARGET", multiple=True,
+                     help="A stage, k6's form: --stage 30s:50 moves to 50 users over 30 s (repeat, in order; "
+                          "30s:50/s moves to 50 iterations/s)."),
         click.option("--duration", "-d", metavar="DURATION", help="Run length (default 1m); with --profile, stretches the whole profile."),
         click.option("--processes", metavar="N", help="Worker processes (default: the CPUs this process may use)."),
+        click.option("--iterations", "-i", metavar="N",
+                     help="End the run once N task picks (open: arrivals) have started across all users, split like "
+                          "users; --duration still caps it (default then 10m)."),
+        click.option("--think-time", metavar="DURATION|0",
+                     help="Every user class's wait_time for this run: 0 (none), 500ms, 2s (closed workloads)."),
         click.option("--tags", "-T", metavar="TAG", multiple=True, help="Only run tasks with one of these tags (repeat or comma-separate)."),
         click.option("--exclude-tags", "-E", metavar="TAG", multiple=True, help="Skip tasks with one of these tags."),
         click.option("--user-classes", metavar="CLASS", multiple=True, help="Only run these user classes."),
@@ -110,6 +123,11 @@ def _workload_options(fn):
                      help="Exit code when requests failed and no threshold is set (default 1; 0 passes such runs)."),
         click.option("--live", type=click.Choice(["auto", "rich", "lines", "off"]), default=None,
                      help="Live view: rich (terminal), lines (CI logs), off. Default auto."),
+        click.option("--list", "list_scenario", is_flag=True, default=False,
+                     help="Print the scenario's user classes and tasks (weights, tags) and exit; no load, no --host."),
+        click.option("--dry-run", is_flag=True, default=False,
+                     help="Print the settled plan (stages, users per class and worker, thresholds, results folder) "
+                          "and exit; nothing starts."),
         click.option("--config", metavar="FILE", help="Config file (default surge.toml, or [tool.surge] in pyproject.toml)."),
         click.option("--debug", is_flag=True, default=None, help="Show tracebacks."),
     ]
@@ -132,13 +150,16 @@ def cli(ctx: click.Context) -> None:
 
 
 @cli.command("run", help=RUN_HELP)
-@click.argument("scenario")
+@click.argument("scenario", required=False)
 @_workload_options
 @click.pass_obj
-def run_command(session: Session, scenario: str, **options) -> None:
+def run_command(session: Session, scenario: str | None, list_scenario: bool, dry_run: bool, **options) -> None:
     from .execute import execute
 
-    sys.exit(execute({"scenario": scenario, **_clean(options)}, session=session))
+    if list_scenario and dry_run:
+        raise click.UsageError("--list and --dry-run: choose one")
+    show = "list" if list_scenario else "plan" if dry_run else None
+    sys.exit(execute({"scenario": scenario, **_clean(options)}, session=session, show=show))
 
 
 @cli.command("demo")
@@ -166,7 +187,7 @@ def _clean(options: dict) -> dict:
             continue
         if key in ("tags", "exclude_tags", "user_classes"):
             value = [item.strip() for v in value for item in v.split(",") if item.strip()]
-        elif key == "threshold":
+        elif key in ("threshold", "stages"):
             value = list(value)
         elif key == "headers":
             value = dict(_header(h) for h in value)

@@ -6,10 +6,12 @@ into :class:`rich.text.Text`, never through console markup, so ``/items/[id]`` p
 """
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from rich import box
+from rich.columns import Columns
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.table import Table
 from rich.text import Text
@@ -24,13 +26,11 @@ from surge.model.summary import (
     ThresholdResult,
 )
 
-__all__ = [
-    "EndpointsTable", "fmt_count", "fmt_ms", "fmt_pct", "fmt_rps", "format_threshold_actual",
-    "print_summary", "render_summary",
-]
+from .cells import NO_VALUE, Name, endpoint_label, fmt_count, fmt_ms, fmt_pct, fmt_rps
+
+__all__ = ["EndpointsTable", "format_threshold_actual", "print_revised", "print_summary", "render_summary"]
 
 MAX_FAILURE_GROUPS = 10
-NO_VALUE = "—"
 
 _VERDICT_STYLES = {
     "passed": "bold white on green",
@@ -39,38 +39,15 @@ _VERDICT_STYLES = {
     "error": "bold white on red",
 }
 _BOX = box.SIMPLE_HEAD  # light rules: more room for figures, and it reads well in CI logs
-_LATENCY_STAT = re.compile(r"^(min|mean|max|p\d+(\.\d+)?)$")
+#: latency stats by their canonical name; the spellings the thresholds accept too (p(95), avg, med)
+_LATENCY_STAT = re.compile(r"^(min|mean|avg|med|max|p\s*\(?\s*\d+(\.\d+)?\s*\)?)$")
+_TIME_UNITS = ("ms", "s", "us", "µs")  # a trend in one of these: thresholds judge it in ms
 
 
-# -- number formatting (shared with the live view) -------------------------------------------
-
-
-def fmt_ms(value: float) -> str:
-    """Milliseconds: 2 decimals below 1 ms, 1 decimal below 1 s, whole ms with separators above."""
-    if value < 1:
-        return f"{value:.2f}"
-    if value < 1000:
-        return f"{value:.1f}"
-    return f"{value:,.0f}"
-
-
-def fmt_rps(value: float) -> str:
-    return f"{value:,.1f}"
-
-
-def fmt_count(value: int | float) -> str:
-    return f"{int(value):,}"
-
-
-def fmt_pct(fraction: float) -> str:
-    """A fraction as a percentage: ``0.001`` -> ``0.10%``, ``0.125`` -> ``12.5%``."""
-    pct = fraction * 100
-    return f"{pct:.2f}%" if pct < 10 else f"{pct:.1f}%"
-
-
-def _titled_table(title: str) -> Table:
-    return Table(title=title, title_justify="left", title_style="bold", box=_BOX,
-                 collapse_padding=True, show_edge=False)
+def _titled_table(title: str, tight: bool = False) -> Table:
+    """``tight``: only the box's one space between columns (an 80-column log needs every one)."""
+    return Table(title=title, title_justify="left", title_style="bold", box=_BOX, collapse_padding=True,
+                 show_edge=False, **({"padding": 0} if tight else {}))
 
 
 def _latency_cells(latency: Latency, keys: Iterable[str]) -> list[str]:
@@ -108,45 +85,94 @@ def _context(summary: RunSummary) -> Text:
     return Text(" · ".join(p for p in parts if p), style="dim")
 
 
-def format_threshold_actual(result: ThresholdResult) -> str:
-    """The actual value in the unit the expression speaks (ms, %, /s, a count, or plain)."""
-    if result.actual is None:
+_REQUEST_STATS = ("rps", "error_rate", "requests", "failures")  # never a custom metric's (thresholds)
+
+
+def format_threshold_actual(result: ThresholdResult, metrics: Mapping[str, CustomMetricStats] | None = None) -> str:
+    """The actual value in the unit its statistic has (ms, %, /s, a count, a trend's own unit),
+    whatever the expression's spelling (``p(95)``, ``avg``, ``med``). ``metrics`` (by name) tell
+    a custom metric's kind and unit; without them a rate written with ``%`` is still a percentage."""
+    actual, stat = result.actual, result.stat.lower()
+    if actual is None:
         return NO_VALUE
-    stat = result.stat
-    if stat == "error_rate":
-        return fmt_pct(result.actual)
-    if stat == "rps":
-        return f"{fmt_rps(result.actual)}/s"
-    if stat in ("requests", "failures"):
-        return fmt_count(result.actual)
+    metric = (metrics or {}).get(result.target)
+    if metric is not None and stat not in _REQUEST_STATS:
+        return _metric_actual(actual, stat, metric)
+    if stat == "error_rate" or (stat == "rate" and "%" in result.expression):
+        return fmt_pct(actual)
+    if stat == "rps" or (stat == "rate" and "/s" in result.expression):
+        return f"{fmt_rps(actual)}/s"
+    if stat in ("requests", "failures", "count"):
+        return fmt_count(actual)
     if _LATENCY_STAT.match(stat):
-        return f"{fmt_ms(result.actual)} ms"
-    return f"{result.actual:,.4g}"
+        return f"{fmt_ms(actual)} ms"
+    return f"{actual:,.4g}"
 
 
-def _thresholds_table(results: tuple[ThresholdResult, ...]) -> Table:
+def _metric_actual(actual: float, stat: str, metric: CustomMetricStats) -> str:
+    if stat == "rate":
+        return fmt_pct(actual) if metric.kind == "rate" else f"{actual:,.4g}/s"
+    if stat == "count":
+        return f"{actual:,.6g}"  # a counter's total may hold fractions
+    if metric.unit in _TIME_UNITS:  # the evaluator brings time units to ms
+        return f"{fmt_ms(actual)} ms"
+    return f"{actual:,.4g} {metric.unit}".rstrip()
+
+
+_UNMATCHED = re.compile(r"^no requests? matched")
+UNMATCHED_NOTE = "matched nothing"
+MAX_KNOWN_SHOWN = 8
+
+
+def _unmatched(result: ThresholdResult) -> bool:
+    """The threshold's target named no request and no metric (a typo must not pass: it failed)."""
+    return result.actual is None and bool(_UNMATCHED.match(result.message))
+
+
+def _thresholds(summary: RunSummary) -> list[RenderableType]:
+    """The thresholds table; targets that matched nothing get a short note in their row, and
+    the names that do exist are listed once below (the closest to those targets first)."""
+    results = summary.thresholds
+    metrics = {m.name: m for m in summary.custom_metrics}
     table = _titled_table("Thresholds")
     table.add_column("target")
     table.add_column("expression")
-    table.add_column("actual", justify="right")
+    table.add_column("actual", justify="right", no_wrap=True)
     table.add_column("", justify="center")
     with_notes = any(r.message for r in results)
     if with_notes:
         table.add_column("note", overflow="fold")
     for r in results:
         mark = Text("✓", style="bold green") if r.passed else Text("✗", style="bold red")
-        row = [Text(r.target), Text(r.expression), Text(format_threshold_actual(r)), mark]
+        row = [Text(r.target), Text(r.expression), Text(format_threshold_actual(r, metrics)), mark]
         if with_notes:
-            row.append(Text(r.message, style="yellow" if r.message else ""))
+            row.append(Text(UNMATCHED_NOTE if _unmatched(r) else r.message, style="yellow" if r.message else ""))
         table.add_row(*row, style=None if r.passed else "red")
-    return table
+    missing = list(dict.fromkeys(r.target for r in results if _unmatched(r)))
+    return [table, *(_known_names(summary, missing) if missing else [])]
+
+
+def _known_names(summary: RunSummary, missing: list[str]) -> list[RenderableType]:
+    """One note for every target that matched nothing, and the names that exist (closest first),
+    laid out in columns so no name is broken across lines."""
+    known = sorted({endpoint_label(e) for e in summary.endpoints} | {m.name for m in summary.custom_metrics})
+    note = Text(f"{UNMATCHED_NOTE.capitalize()}: ", style="yellow")
+    note.append(", ".join(missing), style="bold yellow")
+    if not known:
+        note.append(" (no request was recorded)", style="yellow")
+        return [note]
+    close = [name for target in missing for name in difflib.get_close_matches(target, known, n=3, cutoff=0.5)]
+    shown = list(dict.fromkeys(close + known))[:MAX_KNOWN_SHOWN]
+    more = f" (+{len(known) - len(shown)} more in stats.csv)" if len(known) > len(shown) else ""
+    note.append(f". Known names{more}:", style="yellow")
+    return [note, Columns([Name(name, style="dim") for name in shown], padding=(0, 3))]
 
 
 # -- endpoints, failures, custom metrics -----------------------------------------------------
 
-_ENDPOINT_LATENCIES = ("p50", "p95", "p99", "p999", "max")
-_FIGURES = ("requests", "failures", "error %", "rps", "p50", "p95", "p99", "p99.9", "max")
-_NARROW_FIGURES = ("requests", "error %", "rps", "p50", "p95", "p99", "max")
+_ENDPOINT_LATENCIES = ("mean", "p50", "p95", "p99", "p999", "max")
+_FIGURES = ("requests", "failures", "error %", "rps", "avg", "p50", "p95", "p99", "p99.9", "max")
+_NARROW_FIGURES = ("requests", "error %", "rps", "avg", "p50", "p95", "p99")
 NARROW_BELOW = 100  # columns; an 80-column CI log gets the narrow table
 MAX_SUMMARY_ENDPOINTS = 40
 
@@ -156,15 +182,17 @@ def _endpoint_cells(stats: EndpointStats) -> dict[str, RenderableType]:
     return {
         "requests": fmt_count(stats.requests), "failures": fmt_count(stats.failures),
         "error %": fmt_pct(stats.error_rate), "rps": fmt_rps(stats.rps),
-        **dict(zip(("p50", "p95", "p99", "p99.9", "max"), latencies)),
+        **dict(zip(("avg", "p50", "p95", "p99", "p99.9", "max"), latencies)),
     }
 
 
 class EndpointsTable:
     """The per-endpoint table, Aggregated last, fitted to the width it is printed at.
 
-    Below :data:`NARROW_BELOW` columns the method joins the name and the failures count and
-    p99.9 step aside (error % and the files keep them), so names stay readable. Beyond
+    Below :data:`NARROW_BELOW` columns the method joins the name, the columns close up, and the
+    failures count, p99.9 and max step aside (error % and the files keep them), so a name of ~33
+    characters shows whole at 80 columns with typical figures; a longer one is
+    shortened in the middle, never wrapped (:class:`Name`). Beyond
     :data:`MAX_SUMMARY_ENDPOINTS` rows only the busiest are shown (a thousand rows help no reader
     and took ~4 s to render); every endpoint is in stats.csv and summary.json.
     """
@@ -182,10 +210,10 @@ class EndpointsTable:
 
     def table(self, narrow: bool = False) -> Table:
         figures = _NARROW_FIGURES if narrow else _FIGURES
-        table = _titled_table("Endpoints (latency in ms)")
+        table = _titled_table("Endpoints (latency in ms)", tight=narrow)
         if not narrow:
             table.add_column("method", no_wrap=True)
-        table.add_column("name", overflow="fold", min_width=12)
+        table.add_column("name")  # Name cells shorten, never wrap
         for header in figures:
             table.add_column(header, justify="right", no_wrap=True)
         for i, stats in enumerate(self.endpoints):
@@ -201,8 +229,8 @@ class EndpointsTable:
     def _row(stats: EndpointStats, figures: tuple[str, ...], narrow: bool) -> list[RenderableType]:
         cells = _endpoint_cells(stats)
         if narrow:
-            return [Text(f"{stats.method} {stats.name}".strip()), *(cells[f] for f in figures)]
-        return [Text(stats.method), Text(stats.name), *(cells[f] for f in figures)]
+            return [Name(endpoint_label(stats)), *(cells[f] for f in figures)]
+        return [Text(stats.method), Name(stats.name), *(cells[f] for f in figures)]
 
 
 def _failure_row(group: FailureGroup) -> list[RenderableType]:
@@ -231,25 +259,51 @@ def _failures(summary: RunSummary) -> list[RenderableType]:
     return out
 
 
+_TREND_SHOWN = (("avg", "mean"), ("p50", "p50"), ("p95", "p95"), ("p99", "p99"), ("max", "max"))
+
+
 def _metric_values(metric: CustomMetricStats) -> str:
-    return "  ".join(f"{key} {value:,.4g}" for key, value in metric.values.items())
+    """A metric's figures in its unit, short enough for one row at 80 columns: a trend's avg and
+    percentiles, a rate as a percentage, a counter's total and its rate per second."""
+    values = metric.values
+    if metric.kind == "trend":
+        number = fmt_ms if metric.unit in _TIME_UNITS else (lambda v: f"{v:,.4g}")
+        shown = "  ".join(f"{label} {number(values[key])}" for label, key in _TREND_SHOWN if key in values)
+        return f"{shown} {metric.unit}".strip() if shown else NO_VALUE
+    if metric.kind == "rate":
+        return f"rate {fmt_pct(values.get('rate', 0.0))}"
+    return f"total {values.get('count', 0.0):,.6g}  rate {values.get('rate', 0.0):,.4g}/s"
 
 
 def _custom_metrics(metrics: tuple[CustomMetricStats, ...]) -> list[RenderableType]:
+    """One row per metric; its kind shows in its figures (percentiles: a trend, a percentage: a
+    rate, a total: a counter)."""
     if not metrics:
         return []
-    table = _titled_table("Custom metrics")
-    for header in ("name", "kind"):
-        table.add_column(header)
-    table.add_column("count", justify="right")
+    table = _titled_table("Custom metrics", tight=True)
+    table.add_column("name")
+    table.add_column("count", justify="right", no_wrap=True)
     table.add_column("values", overflow="fold")
     for metric in sorted(metrics, key=lambda m: m.name):
-        table.add_row(Text(metric.name), Text(metric.kind), fmt_count(metric.count),
-                      Text(_metric_values(metric)))
+        table.add_row(Name(metric.name, min_width=12), fmt_count(metric.count), Text(_metric_values(metric)))
     return [table]
 
 
 # -- generator, dropped iterations, warnings, results ----------------------------------------
+
+
+def _users(summary: RunSummary) -> list[RenderableType]:
+    """Virtual users: the peak, and with several user classes what each got (its own peak)."""
+    users = summary.users
+    if not (users.peak or users.started):
+        return []
+    line = Text(f"Users: peak {fmt_count(users.peak)}")
+    if len(users.by_class) > 1:
+        line.append(" (" + " · ".join(f"{name} {fmt_count(n)}" for name, n in users.by_class.items()) + ")")
+    line.append(f" · {fmt_count(users.started)} started")
+    if users.start_failed:
+        line.append(f" · {fmt_count(users.start_failed)} failed to start", style="bold red")
+    return [line]
 
 
 def _generator(summary: RunSummary) -> list[RenderableType]:
@@ -292,11 +346,11 @@ def render_summary(summary: RunSummary, out_dir: str) -> list[RenderableType]:
     """The final summary, verdict first, sections separated by blank lines; print each or ``Group`` them."""
     sections: list[list[RenderableType]] = [
         [*_verdict(summary), _context(summary)],
-        [_thresholds_table(summary.thresholds)] if summary.thresholds else [],
+        _thresholds(summary) if summary.thresholds else [],
         [EndpointsTable(summary.endpoints, summary.total)],
         _failures(summary),
         _custom_metrics(summary.custom_metrics),
-        _generator(summary) + _dropped(summary) + _extras(summary),
+        _users(summary) + _generator(summary) + _dropped(summary) + _extras(summary),
         [Text.assemble(("Results: ", "bold"), out_dir)],
     ]
     parts: list[RenderableType] = []

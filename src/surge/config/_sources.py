@@ -6,6 +6,7 @@ the key, the source (``--users``, ``SURGE_USERS`` or the file) and the bad value
 from __future__ import annotations
 
 import difflib
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ else:  # pragma: no cover - 3.10
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 #: CLI spellings that are not ``--key-with-dashes`` (DESIGN.md: ``surge run SCENARIO``, ``--thresholds FILE``)
-_CLI_LABELS = {"scenario": "SCENARIO", "thresholds_file": "--thresholds"}
+_CLI_LABELS = {"scenario": "SCENARIO", "thresholds_file": "--thresholds", "stages": "--stage"}
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,20 @@ def to_path(raw: Raw) -> str:
     if not text:
         raise raw.fail("is not a path")
     return str((raw.base / text).resolve())
+
+
+#: k6's ``--out NAME=VALUE`` (json=FILE, csv=FILE, influxdb=URL, experimental-prometheus-rw...)
+_K6_OUTPUT = re.compile(r"^[A-Za-z][\w-]*=")
+
+
+def to_results_dir(raw: Raw) -> str:
+    """A results folder, as :func:`to_path`; k6's ``json=FILE`` and URLs are refused, not made folders of."""
+    text = to_str(raw)
+    what = "k6's NAME=VALUE form" if _K6_OUTPUT.match(text) else "a URL" if "://" in text else None
+    if what is not None:
+        tail = "" if what == "a URL" else f"; for a folder of that name write ./{text}"
+        raise raw.fail(f"is {what}: --out takes a results folder (summary.json, the CSVs, junit.xml go in it){tail}")
+    return to_path(raw)
 
 
 def to_choice(raw: Raw, choices: tuple[str, ...]) -> str:

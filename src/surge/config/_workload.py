@@ -2,11 +2,13 @@
 
 The rules (DESIGN.md "Workload flags"), applied to the settled values:
 
-* A *base shape* comes from ``profile`` (closed stages) or the file's ``[[stages]]`` (closed
-  with ``target``/``users``, open with ``rate``). ``duration`` stretches it proportionally,
-  ``users`` rescales its peak (whole users), ``rate`` rescales its peak as iterations/s and
-  turns it open: every profile's arrival-rate twin.
-* Without a base shape the level is steady for ``duration`` (default 1 min): ``rate`` ->
+* A *base shape* comes from ``profile`` (closed stages) or ``stages``: the file's
+  ``[[stages]]`` (closed with ``target``/``users``, open with ``rate``) or the CLI's ``--stage
+  30s:50``. ``duration`` stretches it proportionally, ``users`` rescales its peak (whole
+  users), ``rate`` rescales its peak as iterations/s and turns it open: every profile's
+  arrival-rate twin.
+* Without a base shape the level is steady for ``duration`` (default 1 min; with
+  ``iterations``, 10 min, k6's cap for a run bounded by its iterations): ``rate`` ->
   open at that rate from t=0; otherwise ``users`` (default **1**, as Locust: ``surge run
   scenario.py`` just works, as a one-user sanity run) ramped at ``spawn_rate`` users/s
   (default: all in 1 s), the ramp capped at the duration. An open workload's ``max_users``
@@ -15,9 +17,10 @@ The rules (DESIGN.md "Workload flags"), applied to the settled values:
   2 min, up to 500 or ``until_break``).
 * Contradictions are errors naming both sources rather than silent precedence: users with
   rate, profile with stages, spawn_rate with anything but a steady users run, max_users
-  without an open workload, shape with anything that sets the level (users, rate, profile,
-  stages), step_users with users or rate, step_duration with duration, either without the
-  stress profile. With ``shape`` the shape sets the users and its own length; ``duration`` caps it.
+  without an open workload, think_time with an open one, shape with anything that sets the
+  level (users, rate, profile, stages), step_users with users or rate, step_duration with
+  duration, either without the stress profile. With ``shape`` the shape sets the users and its
+  own length; ``duration`` caps it.
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ import resource
 from collections.abc import Mapping
 from typing import Any
 
+from ..model.durations import parse_duration
 from ..model.errors import ConfigError
 from ..model.plan import ClosedWorkload, OpenWorkload, Stage
 from ..model.profiles import profile_stages
@@ -33,6 +37,8 @@ from ..model.schedule import scale_stages
 from ._sources import Raw, to_duration, to_positive
 
 DEFAULT_DURATION_S = 60.0
+#: the cap of a steady run bounded by --iterations when no --duration is given (k6's maxDuration)
+ITERATIONS_DURATION_S = 600.0
 DEFAULT_USERS = 1
 Workload = ClosedWorkload | OpenWorkload
 
@@ -58,6 +64,8 @@ def resolve_workload(v: Mapping[str, Any], raws: Mapping[str, Raw]) -> Workload:
         workload = _build(stages, is_open, v)
     if "max_users" in v and workload.kind != "open":
         raise _clash(raws, "max_users", "only caps open workloads (--rate or rate stages)")
+    if "think_time" in v and workload.kind == "open":
+        raise _clash(raws, "think_time", "only paces closed workloads; in an open one the arrival rate sets the pace")
     return workload
 
 
@@ -113,7 +121,7 @@ def _base_shape(v: Mapping[str, Any], raws: Mapping[str, Raw]) -> tuple[tuple[St
 
 
 def _steady(v: Mapping[str, Any]) -> Workload:
-    duration = v.get("duration", DEFAULT_DURATION_S)
+    duration = v.get("duration", ITERATIONS_DURATION_S if "iterations" in v else DEFAULT_DURATION_S)
     if "rate" in v:
         rate = v["rate"]
         return _build((Stage(0.0, rate), Stage(duration, rate)), True, v)
@@ -197,21 +205,41 @@ def _available_memory() -> int:
 
 
 def parse_stages(raw: Raw) -> tuple[tuple[Stage, ...], bool]:
-    """``[[stages]]`` tables: ``duration`` plus ``target`` (or ``users``) for closed, ``rate`` for open.
+    """``[[stages]]`` tables: ``duration`` plus ``target`` (or ``users``) for closed, ``rate`` for open;
+    or k6's ``DURATION:TARGET`` strings (``--stage 30s:50``; ``30s:50/s`` for a rate).
 
     All stages use one mode; the shape must last longer than zero.
     """
-    items = raw.value
+    items = list(raw.value) if isinstance(raw.value, tuple) else raw.value
     if not isinstance(items, list) or not items:
         raise raw.fail('is not a list of stages; use [[stages]] tables with duration = "1m" and target = 50')
-    parsed = [_stage(raw, i, item) for i, item in enumerate(items)]
+    parsed = [_stage_text(raw, i, item) if isinstance(item, str) else _stage(raw, i, item)
+              for i, item in enumerate(items)]
     modes = {mode for _, mode in parsed}
     if len(modes) > 1:
-        raise ConfigError(f"stages in {raw.origin} mix users (target) and rate; use one kind for every stage")
+        raise ConfigError(f"{raw.label} mix users (target) and rate; use one kind for every stage")
     stages = tuple(stage for stage, _ in parsed)
     if sum(s.duration_s for s in stages) <= 0:
-        raise ConfigError(f"stages in {raw.origin} last 0 s; give at least one stage a duration")
+        raise ConfigError(f"{raw.label} last 0 s; give at least one stage a duration")
     return stages, modes == {"rate"}
+
+
+def _stage_text(raw: Raw, i: int, text: str) -> tuple[Stage, str]:
+    """``30s:50``: move to 50 users over 30 s (k6's ``--stage``); ``30s:50/s``: to 50 iterations/s."""
+    where = raw.label if raw.origin == "cli" else f"stages[{i}] in {raw.origin}"
+    duration, sep, level = text.partition(":")
+    mode = "rate" if level.strip().endswith("/s") else "users"
+    level = level.strip().removesuffix("/s").strip()
+    try:
+        seconds, target = parse_duration(duration.strip()), float(level)
+    except (ConfigError, ValueError):
+        seconds = target = -1.0
+    if not sep or seconds < 0 or not 0 <= target < math.inf:
+        raise ConfigError(f"{where} {text!r} is not DURATION:TARGET",
+                          "use e.g. --stage 30s:50 to reach 50 users in 30 s, or 30s:50/s for 50 iterations/s")
+    if mode == "users" and not target.is_integer():
+        raise ConfigError(f"{where} {text!r}: {level} is not a whole number of users")
+    return Stage(seconds, target), mode
 
 
 def _stage(raw: Raw, i: int, item: object) -> tuple[Stage, str]:

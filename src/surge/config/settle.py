@@ -79,7 +79,7 @@ CONVERT: dict[str, Callable[[Raw], Any]] = {
     "processes": _processes, "tags": src.to_list, "exclude_tags": src.to_list,
     "user_classes": src.to_list, "timeout": src.to_duration, "connect_timeout": src.to_duration,
     "graceful_stop": _zero_ok, "interval": _interval, "health": src.to_health,
-    "health_timeout": src.to_duration, "out": src.to_path, "insecure": src.to_bool,
+    "health_timeout": src.to_duration, "out": src.to_results_dir, "insecure": src.to_bool,
     "follow_redirects": src.to_bool, "compression": src.to_bool, "headers": src.to_headers,
     "thresholds": _as_is,
     "threshold": _as_is, "thresholds_file": src.to_path, "abort_on_fail": src.to_bool,
@@ -87,11 +87,12 @@ CONVERT: dict[str, Callable[[Raw], Any]] = {
     "step_users": src.to_int, "step_duration": src.to_duration,
     "live": lambda raw: LiveMode(src.to_choice(raw, LIVE_MODES)), "debug": src.to_bool,
     "shape": src.to_bool, "allow_worker_loss": src.to_bool, "exit_code_on_error": _exit_code,
-    "hook_timeout": src.to_duration,
+    "hook_timeout": src.to_duration, "iterations": src.to_int,
+    "think_time": _zero_ok,
 }
 FILE_KEYS = set(CONVERT) - {"config", "threshold"}
 ENV_KEYS = set(CONVERT) - {"stages", "headers", "thresholds", "threshold"}
-CLI_KEYS = set(CONVERT) - {"stages", "thresholds"}
+CLI_KEYS = set(CONVERT) - {"thresholds"}
 
 
 def settle(cli: Mapping[str, Any], env: Mapping[str, str], cwd: Path) -> TestPlan:
@@ -108,20 +109,23 @@ def settle(cli: Mapping[str, Any], env: Mapping[str, str], cwd: Path) -> TestPla
     Keys and defaults:
 
     ====================  ====================================================================
-    scenario              path, required; ``scenario_name`` is its stem
+    scenario              path, required (the CLI's argument, or ``scenario`` in the config file,
+                          relative to that file); ``scenario_name`` is its stem
     host                  http(s) URL, trailing ``/`` dropped; default "" (the user class's ``host``)
     profile, users,       the workload; see :mod:`surge.config._workload` (steady, 1 user,
     spawn_rate, rate,     1 min when nothing is given; open ``max_users`` default
     max_users, duration,  ``max(100, ceil(10 × peak rate))``)
     stages, until_break,
     step_users,
-    step_duration, shape
+    step_duration,
+    shape, iterations     (``iterations`` also bounds the run; a steady run then lasts at most 10 min)
     processes             default: the CPUs this process may run on (``os.sched_getaffinity``)
     tags, exclude_tags,   lists; ``"a,b"`` in env/CLI
     user_classes
     timeout 30s, connect_timeout 10s, graceful_stop 5s, interval 1s (at least 100ms),
     health_timeout 30s, hook_timeout 60s,
-    abort_grace 0s        durations (``500ms``, ``2s``, ``5m``, ``1h``; bare = seconds); with
+    abort_grace 0s,
+    think_time            durations (``500ms``, ``2s``, ``5m``, ``1h``; bare = seconds); with
                           until_break, abort_grace is each step's settle time (default: a quarter of it)
     health                a path like ``/health`` (or a full URL) polled before the run
     out                   results folder
@@ -150,7 +154,7 @@ def settle(cli: Mapping[str, Any], env: Mapping[str, str], cwd: Path) -> TestPla
 def _plan(v: dict[str, Any], raws: dict[str, Raw], file_raw: dict[str, Raw], cli_raw: dict[str, Raw]) -> TestPlan:
     if "scenario" not in v:
         raise ConfigError(
-            "no scenario given", "pass one (surge run path/to/scenario.py) or set scenario in surge.toml"
+            "no scenario given", 'pass one: surge run path/to/scenario.py, or set scenario = "..." in surge.toml'
         )
     scenario = Path(v["scenario"])
     v.setdefault("processes", _cpus())  # the workload's defaults depend on it (open max_users)
@@ -186,6 +190,8 @@ def _plan(v: dict[str, Any], raws: dict[str, Raw], file_raw: dict[str, Raw], cli
         allow_worker_loss=v.get("allow_worker_loss", False),
         exit_code_on_error=v.get("exit_code_on_error", 1),
         hook_timeout_s=v.get("hook_timeout", 60.0),
+        iterations=v.get("iterations"),
+        think_time_s=v.get("think_time"),
     )
 
 
@@ -225,18 +231,23 @@ def _headers(file_raw: dict[str, Raw], cli_raw: dict[str, Raw]) -> tuple[tuple[s
 def _thresholds(v: dict[str, Any], raws: dict[str, Raw]) -> tuple[ThresholdSpec, ...]:
     """The config file's table, then ``thresholds_file``'s, then each ``--threshold``."""
     specs: list[ThresholdSpec] = []
+
+    def add(parsed: list[ThresholdSpec], source: str) -> None:
+        specs.extend(dataclasses.replace(s, source=source) for s in parsed)
+
     if "thresholds" in raws:
-        specs += parse_table(raws["thresholds"].value, raws["thresholds"].origin)
+        add(parse_table(raws["thresholds"].value, raws["thresholds"].origin), raws["thresholds"].origin)
     if "thresholds_file" in v:
         path = Path(v["thresholds_file"])
         table = src.read_toml(path, raws["thresholds_file"].label)
         if "thresholds" not in table:
             raise raws["thresholds_file"].fail('has no [thresholds] table; add one: [thresholds] "*" = "p95 < 300ms"')
-        specs += parse_table(table["thresholds"], str(path))
+        add(parse_table(table["thresholds"], str(path)), f"{raws['thresholds_file'].label} {path}")
     if "threshold" in raws:
         given = raws["threshold"].value
-        for text in [given] if isinstance(given, str) else list(given):
-            specs.append(parse_cli_threshold(text, source=raws["threshold"].label))
+        label = raws["threshold"].label
+        add([parse_cli_threshold(text, source=label) for text in ([given] if isinstance(given, str) else given)],
+            label)
     if v.get("abort_on_fail"):
         specs = [dataclasses.replace(s, abort_on_fail=True) for s in specs]
     return tuple(specs)

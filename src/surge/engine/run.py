@@ -32,7 +32,7 @@ from ..model.events import IntervalStats, Notice, RunStarted, StageChanged, Thre
 from ..model.kinds import WorkloadKind
 from ..model.plan import TestPlan
 from ..model.redact import redact_summary, redact_url
-from ..model.schedule import level_at, stage_index_at
+from ..model.schedule import level_at, stage_index_at, stage_numbers
 from ..model.summary import GeneratorInfo, Judgement, RunResult, RunSummary, ThresholdResult, UsersInfo
 from ..model.verdict import RunFacts, decide
 from .executors.closed import ShapeLevel, settle_shape
@@ -96,10 +96,14 @@ class Run:
         self._t0 = 0.0
         self._users: dict[int, int] = {}
         self._users_peak = 0
+        self._users_by_class: dict[int, dict[str, int]] = {}  # each worker's last count, per class
+        #: every user class of the run, also one that got no VU (2 classes, 1 user)
+        self._class_peaks: dict[str, int] = {c.cls.__name__: 0 for c in scenario.user_classes}
         self._lost: dict[int, str] = {}
         self._aborted_by: str | None = None
         self._breaking_point: dict | None = None
         self._stage = -1
+        self._stage_numbers = stage_numbers(self.plan.workload.stages)
         self._breached: set[str] = set()
         self._notified = 0  # how many of stats.warnings went out as notices
         self._cpu_mark = (time.process_time(), time.monotonic())
@@ -164,7 +168,8 @@ class Run:
         plan = self.plan
         self._outputs.bind(self)
         self.emit(RunStarted(plan.scenario_name, plan.profile, redact_url(plan.host), plan.workload.kind,
-                             plan.duration_s, plan.processes, self.out_dir, plan.workload.stage_count))
+                             plan.duration_s, plan.processes, self.out_dir, plan.workload.stage_count,
+                             plan.iterations))
         if plan.health_path:
             await self._wait_healthy()
         if self._interrupt is not None:  # interrupted in the preflight: no load, no setup, no teardown
@@ -287,6 +292,7 @@ class Run:
         share = "all" if n == 1 else f"1/{n}"
         self._lost[worker_id] = f"worker {worker_id} lost at {elapsed:.1f}s ({share} of the planned {unit}): {why}"
         self._users[worker_id] = 0
+        self._users_by_class[worker_id] = {}
         self._book.retire(worker_id)
         self.emit(Notice(self._lost[worker_id] + "; the run goes on without its share", level="error"))
         self._close_ready()
@@ -303,13 +309,25 @@ class Run:
         self._lag_max = max(self._lag_max, lag)
         for snap in snaps:
             self._users[snap.worker_id] = 0 if snap.final else snap.users
+            self._users_by_class[snap.worker_id] = {} if snap.final else snap.users_by_class
         users = sum(self._users.values())
         self._users_peak = max(self._users_peak, users)
+        by_class = self._merge_users_by_class()
         stage, target = self._stage_and_target(elapsed)
         judgement = self._judge(elapsed)
         span = max((snap.span_s for snap in snaps), default=0.0) or plan.interval_s
         self.emit(self._interval_stats(k, window, elapsed, users, stage, target, cpu, judgement, partial,
-                                       span, lag))
+                                       span, lag, by_class))
+
+    def _merge_users_by_class(self) -> dict[str, int]:
+        """The VUs alive per user class across workers (each worker's last count), and their peaks."""
+        merged = dict.fromkeys(self._class_peaks, 0)
+        for counts in self._users_by_class.values():
+            for name, n in counts.items():
+                merged[name] = merged.get(name, 0) + n
+        for name, n in merged.items():
+            self._class_peaks[name] = max(self._class_peaks.get(name, 0), n)
+        return dict(sorted(merged.items()))
 
     def _sample_usage(self, snaps: list[Snapshot], elapsed: float) -> float:
         """Record each worker's (and the coordinator's) CPU over this full interval; the busiest worker's."""
@@ -331,13 +349,17 @@ class Run:
         workload = self.plan.workload
         if self._shape is not None:
             tick = self._shape(elapsed)
-            return 0, tick or 0.0
+            return 0, self._shape.level if tick is None else tick  # past its end: where it ended
         stages = workload.stages
-        stage = stage_index_at(stages, elapsed) if stages else 0
-        if stage != self._stage and stages:
+        if not stages:
+            return 0, 0.0
+        index = stage_index_at(stages, elapsed)
+        stage = self._stage_numbers[index]
+        if stage != self._stage:
             self._stage = stage
-            self.emit(StageChanged(stage, len(stages), elapsed, stages[stage].target))
-        return stage, level_at(stages, elapsed) if stages else 0.0
+            self.emit(StageChanged(stage, workload.stage_count, elapsed, stages[index].target))
+        # once the plan is over (the wind-down), the level it ended at, not 0: "users 0/0" says nothing
+        return stage, level_at(stages, elapsed) if elapsed < workload.duration_s else stages[-1].target
 
     def _judge(self, elapsed: float) -> Judgement:
         if not self._outputs.judging:
@@ -361,7 +383,7 @@ class Run:
 
     def _interval_stats(self, k: int, window: IntervalWindow, elapsed: float, users: int, stage: int,
                         target: float, cpu: float, judgement: Judgement, partial: bool, span: float,
-                        lag_ms: float) -> IntervalStats:
+                        lag_ms: float, by_class: dict[str, int]) -> IntervalStats:
         """``span``: the time the interval's counts were taken over (a worker that fell behind
         sends one snapshot for several intervals): rates divide by it."""
         plan, stats = self.plan, self.stats
@@ -374,7 +396,8 @@ class Run:
             cumulative=stats.total_stats(elapsed), endpoints=endpoints, cpu_percent=cpu,
             workers_alive=plan.processes - len(self._lost),
             failing_thresholds=tuple(r.label for r in judgement.failing), interval=k, partial=partial,
-            timestamp=self._t0 + elapsed, loop_lag_ms=lag_ms,
+            timestamp=self._t0 + elapsed, loop_lag_ms=lag_ms, iterations=stats.iterations,
+            users_by_class=by_class,
         )
 
     async def _call_hook(self, hook, name: str, *extra) -> Any:
@@ -444,8 +467,9 @@ class Run:
             dropped_iterations=stats.dropped_iterations if plan.workload.kind is WorkloadKind.OPEN else None,
             custom_metrics=tuple(stats.custom_stats(duration_s)), breaking_point=self._breaking_point,
             warnings=tuple(self._warnings() + self._hook_warnings), aborted_by=self._aborted_by,
-            users=UsersInfo(self._users_peak, stats.users_started, stats.users_start_failed),
-            status_reasons=reasons,
+            users=UsersInfo(self._users_peak, stats.users_started, stats.users_start_failed,
+                            dict(sorted(self._class_peaks.items()))),
+            status_reasons=reasons, iterations=stats.iterations, iterations_limit=plan.iterations,
         )
         result = RunResult(redact_summary(summary, self._redact), stats.histograms(), code, self.out_dir)
         self._outputs.finish(result)
@@ -506,6 +530,11 @@ class Run:
             out.append(f"a worker's event loop was held for up to {self._lag_max:,.0f} ms: code in a task blocks "
                        "(time.sleep, a CPU loop, synchronous I/O), and every latency and rate figure is skewed "
                        "by it; use await asyncio.sleep() and async clients")
+        limit = self.plan.iterations
+        if limit is not None and self.stats.iterations < limit:
+            why = ("interrupted" if self._interrupt else "a threshold stopped it"
+                   if self._aborted_by or self._breaking_point else "its duration was up")
+            out.append(f"the run ended after {self.stats.iterations:,} of its {limit:,} iterations ({why})")
         if self._book.partial or self._book.late:
             out.append(f"{self._book.partial} interval(s) were written before every worker's snapshot came in "
                        f"({self._book.late} late snapshot(s) counted in the totals only)")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import functools
+import math
 import random
 import time
 from bisect import bisect
@@ -17,6 +18,7 @@ from typing import Any
 
 from ..metrics.recorder import Recorder
 from ..model.plan import TestPlan
+from ..model.schedule import owned_iterations
 from .clients.errors import stable_message
 from .clients.http import ClientContext, HttpClient
 from .guard import Escalated
@@ -35,6 +37,32 @@ class VUState(enum.Enum):
     STOPPED = "stopped"
 
 
+class Iterations:
+    """This worker's share of ``--iterations`` (:func:`owned_iterations`), taken one at a time when an
+    iteration starts: a closed user's task pick, an open arrival handed to a user. Taken at the
+    start, so the workers together never start more than N. The last one taken sets the
+    worker's stop: its executor ends and the iterations in flight finish within the graceful
+    stop, as at the end of any plan. Without --iterations it only counts."""
+
+    __slots__ = ("left", "taken", "_stop")
+
+    def __init__(self, share: int | None, stop: asyncio.Event) -> None:
+        self.left: float = math.inf if share is None else share
+        self.taken = 0
+        self._stop = stop
+        if self.left <= 0:  # more workers than iterations: this one has none
+            stop.set()
+
+    def take(self) -> bool:
+        if self.left <= 0:
+            return False
+        self.left -= 1
+        self.taken += 1
+        if self.left <= 0:
+            self._stop.set()
+        return True
+
+
 @dataclass
 class WorkerContext:
     plan: TestPlan
@@ -46,6 +74,11 @@ class WorkerContext:
     data: Any
     t0: float  # perf_counter() seconds at which the plan's time 0 is
     stop: asyncio.Event
+    iterations: Iterations | None = None  # made from plan.iterations unless given
+
+    def __post_init__(self) -> None:
+        if self.iterations is None:
+            self.iterations = Iterations(owned_iterations(self.plan, self.worker_id, self.workers), self.stop)
 
     def elapsed(self) -> float:
         return _perf() - self.t0
@@ -137,7 +170,9 @@ async def closed_loop(vu: VirtualUser, ctx: WorkerContext) -> None:
     request: ~0.2 µs and ~270 bytes per waiting user); ``OpenExecutor._serve`` writes out the
     same steps, and a change to one belongs in the other."""
     recorder = ctx.recorder
-    think = vu.spec.cls.wait_time or constant(0)
+    budget = ctx.iterations
+    override = ctx.plan.think_time_s  # --think-time
+    think = constant(override) if override is not None else vu.spec.cls.wait_time or constant(0)
     if isinstance(think, constant) and think.seconds == 0:
         think = None  # no think time: skip the clock reads
     single = vu.spec.tasks[0] if len(vu.spec.tasks) == 1 else None
@@ -146,7 +181,7 @@ async def closed_loop(vu: VirtualUser, ctx: WorkerContext) -> None:
         if not await vu.start(recorder):
             return
         iterations = 0
-        while not vu.stopping:
+        while not vu.stopping and budget.take():
             began = 0.0 if think is None else _perf()
             spec = single or vu.pick()
             try:

@@ -174,7 +174,7 @@ class Worker:
             users_started=rec.users_started - self._started_sent,
             users_start_failed=rec.users_start_failed - self._failed_sent,
             cpu_percent=cpu_percent, rss_mb=self._rss_mb(), final=final, warnings=warnings,
-            span_s=max(span, 0.0), loop_lag_ms=max(lag_ms, 0.0),
+            span_s=max(span, 0.0), loop_lag_ms=max(lag_ms, 0.0), users_by_class=executor.users_by_class(),
         )
         self._dropped_sent, self._iterations_sent = executor.dropped(), executor.iterations()
         self._started_sent, self._failed_sent = rec.users_started, rec.users_start_failed

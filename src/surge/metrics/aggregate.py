@@ -138,7 +138,7 @@ class MetricTotals:
             values = {"rate": self.hits / self.count if self.count else 0.0}
         else:
             values = {"count": self.total, "rate": self.total / seconds if seconds > 0 else 0.0}
-        return CustomMetricStats(self.name, self.kind, self.count, values)
+        return CustomMetricStats(self.name, self.kind, self.count, values, self.unit)
 
 
 @dataclass

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..model.kinds import FailureKind
 
-PROTOCOL_VERSION = 3
+PROTOCOL_VERSION = 4  # 4: users_by_class
 _KINDS = frozenset(FailureKind)
 
 
@@ -104,13 +104,16 @@ class Snapshot:
     span_s: float = 0.0
     #: the longest the worker's event loop was held in this span (blocking code in a task), ms
     loop_lag_ms: float = 0.0
+    #: VUs alive in this worker at the end of the interval, per user class name (they sum to ``users``)
+    users_by_class: dict[str, int] = field(default_factory=dict)
     version: int = PROTOCOL_VERSION
 
     def to_bytes(self) -> bytes:
         doc = [self.version, self.worker_id, self.interval, self.users,
                [s.to_wire() for s in self.series], [m.to_wire() for m in self.metrics],
                self.dropped_iterations, self.iterations, self.users_started, self.users_start_failed,
-               self.cpu_percent, self.rss_mb, self.final, self.warnings, self.span_s, self.loop_lag_ms]
+               self.cpu_percent, self.rss_mb, self.final, self.warnings, self.span_s, self.loop_lag_ms,
+               self.users_by_class]
         return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode()
 
     @classmethod
@@ -122,7 +125,7 @@ class Snapshot:
                 version = doc[0] if isinstance(doc, list) and doc else None
                 raise ValueError(f"snapshot protocol {version!r} is not {PROTOCOL_VERSION}")
             (_, worker_id, interval, users, series, metrics, dropped, iterations, started, start_failed,
-             cpu, rss_mb, final, warnings, span_s, lag_ms) = doc
+             cpu, rss_mb, final, warnings, span_s, lag_ms, by_class) = doc
             ints = (worker_id, interval, users, dropped, iterations, started, start_failed)
             if not all(_is_count(v) for v in ints) or not isinstance(final, bool):
                 raise ValueError(f"bad snapshot header {doc[:4]!r}")
@@ -133,10 +136,12 @@ class Snapshot:
                 raise ValueError(f"bad rss_mb, span_s or loop_lag_ms {(rss_mb, span_s, lag_ms)!r}")
             if not (isinstance(warnings, list) and all(isinstance(w, str) for w in warnings)):
                 raise ValueError("warnings must be a list of strings")
+            if not (isinstance(by_class, dict) and all(_is_count(n) for n in by_class.values())):
+                raise ValueError(f"users_by_class must map class names to counts, got {by_class!r}")
             return cls(worker_id, interval, users, [SeriesSnapshot.from_wire(s) for s in series],
                        [MetricSnapshot.from_wire(m) for m in metrics], dropped, iterations, started,
                        start_failed, None if cpu is None else float(cpu), float(rss_mb), final, warnings,
-                       float(span_s), float(lag_ms))
+                       float(span_s), float(lag_ms), by_class)
         except ValueError:
             raise
         except (TypeError, KeyError, IndexError, AttributeError, RecursionError) as exc:  # wrong shapes

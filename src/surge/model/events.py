@@ -5,7 +5,7 @@ summary and the final histograms (``surge.outputs.base``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .kinds import WorkloadKind
 from .summary import EndpointStats, ThresholdResult
@@ -21,6 +21,7 @@ class RunStarted:
     processes: int
     out_dir: str
     stages: int
+    iterations: int | None = None  # --iterations: the run ends at this many (duration_s is then a cap)
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ class IntervalStats:
     partial: bool = False  # written before every live worker's snapshot came in
     timestamp: float = 0.0  # unix time of the interval's end on the run's clock (t0 + elapsed_s)
     loop_lag_ms: float = 0.0  # the longest a worker's event loop was held in this interval
+    iterations: int = 0  # iterations started since the start (task picks; open: arrivals served)
+    users_by_class: dict[str, int] = field(default_factory=dict)  # VUs alive per user class name
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,11 @@ class _Staged:
 
     @property
     def stage_count(self) -> int:
-        """How many stages the live view counts (at least one: a shape, or a steady run)."""
-        return max(len(self.stages), 1)
+        """How many stages the live view counts: those that take time, a steady run's spawn
+        folded into its hold (:func:`surge.model.schedule.stage_numbers`); at least one."""
+        from .schedule import stage_total  # schedule builds on this module
+
+        return stage_total(self.stages)
 
     @property
     def peak(self) -> float:
@@ -86,6 +89,8 @@ class ThresholdSpec:
     value: float
     expression: str
     abort_on_fail: bool = False
+    #: where it was set (``--threshold``, a file's path): shown by --dry-run, not compared
+    source: str = dataclasses.field(default="", compare=False)
     #: ``TARGET: EXPRESSION`` as the user wrote it, when it was read as something else (a k6 name)
     written: str = ""
 
@@ -129,6 +134,11 @@ class TestPlan:
     #: exit code when requests failed and no threshold was set (Locust's --exit-code-on-error)
     exit_code_on_error: int = 1
     hook_timeout_s: float = 60.0  # setup() / teardown() are given this long, then abandoned
+    #: --iterations: the run ends once this many task picks (closed) or arrivals served (open)
+    #: have started across all workers (split as users are), or at the plan's end if that is first
+    iterations: int | None = None
+    #: --think-time: every user class's wait_time for this run, in seconds (None: the classes' own)
+    think_time_s: float | None = None
 
     __test__ = False  # not a pytest class
 

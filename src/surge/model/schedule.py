@@ -16,7 +16,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 
-from .plan import Stage
+from .kinds import WorkloadKind
+from .plan import Stage, TestPlan
 
 
 def level_at(stages: Sequence[Stage], t: float) -> float:
@@ -41,6 +42,38 @@ def stage_index_at(stages: Sequence[Stage], t: float) -> int:
     return max(len(stages) - 1, 0)
 
 
+def stage_numbers(stages: Sequence[Stage]) -> tuple[int, ...]:
+    """The stage number (0-based) a reader sees for each stage, as a plan is shown live.
+
+    Only stages that take time count (a jump, a zero-duration stage, shares the number of the
+    stage before it; a leading one, the first's). A plan that ramps from 0 to a level and then
+    holds it is one stage, its ramp only the spawn: a steady ``--users 50`` run (spawned over a
+    second, then held) reads ``stage 1/1``, as does the ``peak`` profile. The number at ``t`` is
+    ``stage_numbers(s)[stage_index_at(s, t)]``.
+    """
+    timed = [i for i, s in enumerate(stages) if s.duration_s > 0]
+    spawn = len(timed) == 2 and _spawn_then_hold(stages, *timed)
+    numbers, number = [], -1
+    for i, stage in enumerate(stages):
+        if stage.duration_s > 0 and not (spawn and i == timed[1]):
+            number += 1
+        numbers.append(max(number, 0))
+    return tuple(numbers)
+
+
+def stage_total(stages: Sequence[Stage]) -> int:
+    """How many stages a reader counts (see :func:`stage_numbers`); at least one."""
+    numbers = stage_numbers(stages)
+    return numbers[-1] + 1 if numbers else 1
+
+
+def _spawn_then_hold(stages: Sequence[Stage], ramp: int, hold: int) -> bool:
+    """Whether the ramp starts from 0 and the hold after it keeps the level the ramp reached."""
+    before = stages[ramp - 1].target if ramp else 0.0
+    return before == 0 and stages[ramp].target == stages[hold].target and all(
+        s.target == stages[hold].target for s in stages[ramp + 1:hold + 1])
+
+
 def owned_count(total: int, worker: int, workers: int) -> int:
     """How many of users 0..total-1 (or iterations) worker ``worker`` of ``workers`` owns."""
     if total <= worker:
@@ -48,9 +81,31 @@ def owned_count(total: int, worker: int, workers: int) -> int:
     return (total - worker - 1) // workers + 1
 
 
+def owned_iterations(plan: TestPlan, worker: int, workers: int) -> int | None:
+    """The worker's share of ``plan.iterations`` (None: unbounded), split as users are among the
+    workers that get users: a closed run of 1 user on 2 workers leaves the second without users,
+    so without iterations too (it could never run them). Open arrivals reach every worker."""
+    if plan.iterations is None:
+        return None
+    workload, among = plan.workload, workers
+    if workload.kind is WorkloadKind.CLOSED and not workload.shape:
+        among = max(1, min(workers, math.ceil(workload.peak - 1e-9)))
+    return owned_count(plan.iterations, worker, among) if worker < among else 0
+
+
 def owned_indices(total: int, worker: int, workers: int) -> range:
     """The global indices below ``total`` that the worker owns."""
     return range(worker, max(total, 0), workers)
+
+
+def owned_by_class(total: int, weights: Sequence[float], worker: int, workers: int) -> list[int]:
+    """How many of the worker's users (of ``total``) are of each class, as the closed executor
+    makes them: user j is of class ``weighted_cycle(weights)[j % len(cycle)]``."""
+    cycle = weighted_cycle(weights)
+    counts = [0] * len(weights)
+    for j in owned_indices(total, worker, workers):
+        counts[cycle[j % len(cycle)]] += 1
+    return counts
 
 
 def arrival_time(stages: Sequence[Stage], k: int) -> float | None:

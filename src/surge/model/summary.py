@@ -147,6 +147,8 @@ class UsersInfo:
     peak: int = 0
     started: int = 0
     start_failed: int = 0  # on_start raised
+    #: per user class name, the most of its VUs alive at once (the peaks may fall at different times)
+    by_class: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,7 @@ class CustomMetricStats:
     kind: str
     count: int
     values: dict[str, float] = field(default_factory=dict)
+    unit: str = ""  # a trend's unit (``ms`` by default); rates and counters have none
 
 
 @dataclass(frozen=True)
@@ -194,6 +197,9 @@ class RunSummary:
     users: UsersInfo = field(default_factory=UsersInfo)
     #: why the status is what it is, one plain sentence each (empty for a clean pass)
     status_reasons: tuple[str, ...] = ()
+    #: iterations started (task picks; open: arrivals served) and the --iterations bound, if any
+    iterations: int = 0
+    iterations_limit: int | None = None
     schema: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict:

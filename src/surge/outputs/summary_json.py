@@ -54,11 +54,13 @@ def summary_dict(s: RunSummary) -> dict[str, Any]:
         "generator": _generator(s.generator),
         "dropped_iterations": s.dropped_iterations,
         "custom_metrics": [_custom(m) for m in s.custom_metrics],
-        "users": {"peak": s.users.peak, "started": s.users.started, "start_failed": s.users.start_failed},
+        "users": {"peak": s.users.peak, "started": s.users.started, "start_failed": s.users.start_failed,
+                  "by_class": dict(s.users.by_class)},
         "warnings": list(s.warnings),
         "status_reasons": list(s.status_reasons),
         "breaking_point": _plain(s.breaking_point),
         "aborted_by": s.aborted_by,
+        "iterations": {"count": s.iterations, "limit": s.iterations_limit},
     }
 
 
@@ -129,7 +131,7 @@ def _usage(u: ProcessUsage) -> dict[str, Any]:
 
 def _custom(m: CustomMetricStats) -> dict[str, Any]:
     values = {k: _round(v, FRACTION_DIGITS) for k, v in m.values.items()}
-    return {"name": m.name, "kind": m.kind, "count": m.count, "values": values}
+    return {"name": m.name, "kind": m.kind, "unit": m.unit, "count": m.count, "values": values}
 
 
 def _round(x: float, digits: int) -> float | None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import math
 
@@ -139,8 +140,14 @@ class ClosedExecutor:
         self._retired = [vu for vu in self._retired if not vu.task.done()]
         return sum(1 for vu in self._vus if not vu.task.done()) + len(self._retired)
 
+    def users_by_class(self) -> dict[str, int]:
+        """:meth:`users`, per user class name."""
+        alive = [vu for vu in (*self._vus, *self._retired) if not vu.task.done()]
+        return dict(collections.Counter(vu.spec.cls.__name__ for vu in alive))
+
     def dropped(self) -> int:
         return 0
 
     def iterations(self) -> int:
-        return 0
+        """Task picks started so far (each takes one of --iterations, when set)."""
+        return self.ctx.iterations.taken

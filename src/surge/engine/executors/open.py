@@ -20,6 +20,7 @@ Two rules keep the generator honest under pressure:
 from __future__ import annotations
 
 import asyncio
+import collections
 import resource
 import time
 
@@ -131,7 +132,7 @@ class OpenExecutor:
         k, due = nxt
         elapsed = _perf() - self._t0_s
         if due - elapsed > _LATE_BATCH_S or elapsed >= self._end_s or self._cycle[k % len(self._cycle)] != cls_index \
-                or self.ctx.stop.is_set():
+                or self.ctx.stop.is_set() or not self.ctx.iterations.take():
             return None
         self._next = next(self._arrivals, None)
         return self._intended_ns(due)
@@ -160,9 +161,11 @@ class OpenExecutor:
             vu, inbox = idle.pop()
             if not inbox.done():  # (a user cancelled while idle leaves a done future behind)
                 vu.state = VUState.RUNNING
+                self.ctx.iterations.take()  # one is left: run() stops when the last is taken
                 inbox.set_result(intended_ns)  # hand the iteration to the waiting user
                 return
         if len(self._vus) < self._cap:
+            self.ctx.iterations.take()
             self._created += 1
             vu = VirtualUser(self.ctx, self._classes[cls_index], self.ctx.worker_id + len(self._vus) * self.ctx.workers)
             self._vus.append(vu)
@@ -245,6 +248,9 @@ class OpenExecutor:
 
     def users(self) -> int:
         return len(self._vus)
+
+    def users_by_class(self) -> dict[str, int]:
+        return dict(collections.Counter(vu.spec.cls.__name__ for vu in self._vus))
 
     def dropped(self) -> int:
         return self._dropped
