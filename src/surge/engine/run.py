@@ -369,7 +369,9 @@ class Run:
         for r in judgement.failing:
             if r.label not in self._breached or (stops and r is judgement.abort):
                 self._breached.add(r.label)  # announced once, and again as the breach that stops the run
-                self.emit(ThresholdBreached(r, elapsed, aborting=stops and r is judgement.abort))
+                ends = stops and r is judgement.abort
+                breaking = ends and self.plan.until_break is not None
+                self.emit(ThresholdBreached(r, elapsed, aborting=ends and not breaking, breaking=breaking))
         if stops:
             abort = judgement.abort
             if self.plan.until_break is not None:  # the breaking point is the result, not an abort
