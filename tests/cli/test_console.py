@@ -425,3 +425,12 @@ def test_an_iteration_bounded_run_counts_toward_its_iterations():
     view = ConsoleView("lines", console)
     view.handle(RunStarted("s", None, "http://127.0.0.1:1", "closed", 600.0, 2, "out", 1, iterations=1000))
     assert "1,000 iterations (at most 10m00s), 2 processes" in console.export_text()
+
+
+def test_a_breaking_point_reads_as_a_sentence():
+    from surge.cli.summary_table import describe_breaking_point
+
+    bp = {"users": 6, "elapsed_s": 6.0, "threshold": "*: p95<50ms", "actual": 62.8123456, "stat": "p95",
+          "step": 3, "step_level": 6.0, "window_from_s": 5.0, "window_to_s": 6.0}
+    assert describe_breaking_point(bp) == ("6 users at 6.0s (step 3): p95 62.81, threshold *: p95<50ms, "
+                                           "on the step's window 5.0-6.0s")

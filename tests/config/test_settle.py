@@ -152,6 +152,16 @@ def test_stress_until_break(tmp_path):
     assert plan(tmp_path, {"profile": "stress", "until_break": True}).until_break == 5000
 
 
+def test_stress_steps_and_their_settle_time(tmp_path):
+    p = plan(tmp_path, {"profile": "stress", "until_break": 6, "step_users": "2", "step_duration": "2s"})
+    assert p.workload.stages == (Stage(0, 2), Stage(2, 2), Stage(0, 4), Stage(2, 4), Stage(0, 6), Stage(2, 6))
+    assert p.step_settle_s is None  # a quarter of each step
+    assert plan(tmp_path, {"profile": "stress", "until_break": 6, "step_users": 2, "step_duration": "2s",
+                           "abort_grace": "1s"}).step_settle_s == 1.0
+    assert plan(tmp_path, {"profile": "stress", "abort_grace": "1s"}).step_settle_s is None  # no until-break
+    assert plan(tmp_path, {"profile": "stress", "step_users": 250}).workload.peak == 500  # the profile's top
+
+
 def test_steady_users_and_rate(tmp_path):
     assert plan(tmp_path, {"users": 50, "duration": "2m"}).workload.stages == (Stage(1, 50), Stage(119, 50))
     assert plan(tmp_path, {"users": 50, "spawn_rate": 10}).workload.stages == (Stage(5, 50), Stage(55, 50))
@@ -285,6 +295,18 @@ BAD_CLI = [
     ({"until_break": 900}, r"--until-break works with --profile stress only"),
     ({"until_break": 900, "profile": "load"}, r"--until-break works with --profile stress only"),
     ({"until_break": 0, "profile": "stress"}, r"--until-break 0 is not a whole number"),
+    ({"until_break": 50, "profile": "stress"}, r"a stress step of 100 users is more than the top of 50"),
+    ({"step_users": 5}, r"--step-users sets the steps of --profile stress only"),
+    ({"step_duration": "1m", "profile": "load"}, r"--step-duration sets the steps of --profile stress only"),
+    ({"step_users": 5, "users": 50, "profile": "stress"}, r"--step-users and --users are both set; "
+                                                          r"--users would rescale the steps"),
+    ({"step_users": 5, "rate": 50, "profile": "stress"}, r"--step-users and --rate are both set"),
+    ({"step_duration": "1m", "duration": "5m", "profile": "stress"},
+     r"--step-duration and --duration are both set; --duration would stretch every step"),
+    ({"step_users": 0, "profile": "stress"}, r"--step-users 0 is not a whole number"),
+    ({"step_duration": "soon", "profile": "stress"}, r"--step-duration: 'soon' is not a duration"),
+    ({"profile": "stress", "until_break": 10, "step_users": 5, "step_duration": "1s", "abort_grace": "0.5s"},
+     r"stress step 1 lasts 1s: after its settle time of 0.5s no whole 1s interval is left"),
     ({"config": "nope.toml"}, r"--config .*nope.toml.*: no such file"),
     ({"bogus": 1}, r"unknown option 'bogus'"),
     ({"scenario": 5}, r"^SCENARIO 5 is not a string"),

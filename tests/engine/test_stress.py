@@ -1,30 +1,35 @@
-"""The stress profile with --until-break: step up until a threshold breaks, report the breaking point."""
+"""The stress profile with --until-break: step up until a threshold breaks on a step's own
+window (after the step settled), and report the breaking point."""
 from __future__ import annotations
 
-SCENARIO = """
-from surge import HttpUser, task, constant_pacing
+from support.stress import growing
 
-class Steady(HttpUser):
-    wait_time = constant_pacing(0.5)   # each user: 2 requests/s, whatever the latency
+from surge.model.events import IntervalStats, ThresholdBreached
 
-    @task
-    async def ok(self):
-        await self.client.get("/ok")
-"""
+GROWING = growing()  # 2, 4, 6 users answer in 20, 40, 60 ms
 
 
-def test_until_break_stops_at_the_first_breach_and_reports_the_breaking_point(runner, target):
-    """Steps of 100 users (each ~2 s once the 6-step plan is squeezed into 12 s). Users send 2
-    requests/s, so step 1 (100 users) makes ~400 requests and step 2 (200 users) ~800 more:
-    the cumulative ``requests < 700`` threshold breaks during step 2, at 200 users."""
-    outcome = runner.run(SCENARIO, target.url, profile="stress", until_break=600, duration="12s",
-                     threshold=["*: requests<700"])
+def test_until_break_judges_each_step_on_its_window_and_stops_at_the_step_that_breaks(runner, target):
+    """Steps of 2 users lasting 1 s, judged in 250 ms intervals after 250 ms of settling: p95 is
+    ~20 ms, ~40 ms, then ~60 ms, so p95<50ms breaks on step 3 (6 users), in its first judged
+    interval, once; the plan's 10 steps are not run."""
+    outcome = runner.run(GROWING, target.url, profile="stress", until_break=20, step_users=2,
+                         step_duration="1s", interval="250ms", threshold=["*: p95<50ms"])
     s = outcome.summary
     assert s.status == "failed" and outcome.result.exit_code == 1
-    assert s.breaking_point is not None, s
-    assert s.breaking_point["users"] == 200, s.breaking_point
-    assert s.breaking_point["threshold"] == "*: requests<700"
-    assert 2.0 <= s.breaking_point["elapsed_s"] < 4.0
-    assert s.duration_s < 8.0  # it stopped at the break, not after all 600 users' steps
+    point = s.breaking_point
+    assert point is not None, s
+    assert (point["users"], point["step"], point["step_level"], point["held_level"]) == (6, 3, 6.0, 4.0), point
+    assert point["threshold"] == "*: p95<50ms" and point["stat"] == "p95"
+    assert 50 < point["actual"] < 80, point
+    assert point["settle_s"] == 0.25 and 2.25 <= point["window_from_s"] < point["window_to_s"] <= 3.0
+    assert 2.5 <= point["elapsed_s"] <= 3.0 and s.duration_s < 4.0
     assert s.aborted_by is None  # a breaking point is the goal of the run, not an abort
-    assert s.total.requests + s.total.cancelled == target.stats()["requests"]["GET /ok"]
+    assert s.status_reasons[0].startswith("breaking point at 6 users: *: p95<50ms failed on step 3's window")
+    breaches = outcome.of_type(ThresholdBreached)
+    assert len(breaches) == 1 and breaches[0].aborting, breaches
+    assert "on step 3's window (6 users" in breaches[0].result.message
+    # live, nothing failed before the breaking interval: [2.25, 2.5), step 3's first judged one
+    failing = [e.interval for e in outcome.of_type(IntervalStats) if e.failing_thresholds]
+    assert failing and failing[0] == 9, failing
+    assert s.total.requests + s.total.cancelled == sum(target.stats()["requests"].values())

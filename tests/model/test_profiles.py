@@ -75,6 +75,17 @@ def test_stress_until_break_steps_on_up_to_the_cap():
 def test_until_break_works_only_with_stress():
     with pytest.raises(ConfigError, match="--until-break"):
         profile_stages("load", until_break=1000)
+    with pytest.raises(ConfigError, match="--step-users/--step-duration works with --profile stress only"):
+        profile_stages("spike", step_users=10)
+
+
+def test_stress_steps_are_settable():
+    s = profile_stages("stress", until_break=9, step_users=3, step_s=2.0)
+    assert s == (Stage(0, 3), Stage(2, 3), Stage(0, 6), Stage(2, 6), Stage(0, 9), Stage(2, 9))
+    assert profile_stages("stress", step_s=60.0)[1] == Stage(60, 100)  # up to the usual 500
+    assert peak(profile_stages("stress", step_users=250)) == 500
+    with pytest.raises(ConfigError, match="a stress step of 600 users is more than the top of 500"):
+        profile_stages("stress", step_users=600)
 
 
 def test_spike_jumps_to_1000_for_2_minutes_within_15_minutes():

@@ -118,7 +118,7 @@ def test_name_merges_every_method(stats):
     r = one(stats, "/v1/corrections", "p90 < 1s")
     assert r.actual == pytest.approx(ground_truth_ms(merged, 90), rel=relative_error_bound())
     assert one(stats, "/v1/corrections", "requests > 0").actual == 2000
-    assert one(stats, "/v1/corrections", "error_rate < 1").actual == pytest.approx(100 / 2000)
+    assert one(stats, "/v1/corrections", "error_rate < 50%").actual == pytest.approx(100 / 2000)
     # while METHOD NAME picks one series, and the method is case-insensitive
     assert one(stats, "POST /v1/corrections", "requests > 0").actual == 1000
     assert one(stats, "post /v1/corrections", "min > 0").actual == pytest.approx(50.0, rel=1e-3)
@@ -162,7 +162,7 @@ def test_custom_rate_and_counter(stats):
         ("cache_hit", "p95 < 5", ["'p95' does not apply to rate metric 'cache_hit'", "rate, count"]),
         ("items", "max < 5", ["does not apply to counter metric"]),
         ("db_time", "rate > 1", ["does not apply to trend metric"]),
-        ("GET /v1/facts", "count > 1", ["applies to custom metrics"]),
+        ("/v1/facts", "rate > 1", ["applies to custom metrics"]),
         ("GET /v1/down", "p95 < 5", ["no request was timed"]),
     ],
 )
@@ -179,7 +179,7 @@ def test_request_stats_on_a_metric_name_mean_requests(stats):
 
 
 def test_untimed_series_still_has_counts(stats):
-    assert one(stats, "GET /v1/down", "error_rate < 1").actual == 1.0
+    assert one(stats, "GET /v1/down", "error_rate < 50%").actual == 1.0
 
 
 def test_an_unmatched_target_fails_naming_close_known_targets(stats):
@@ -260,3 +260,8 @@ def test_the_judge_applies_the_one_abort_policy(stats):
     assert live.abort is live.results[0] and live.failing == live.results
     assert judge.judge(stats, ELAPSED_S - 1, final=False).abort is None  # still in the grace period
     assert judge.judge(stats, ELAPSED_S, final=True).abort is None  # the final verdict never aborts
+
+
+def test_k6_count_on_a_name_that_is_requests_counts_requests(stats):
+    r = one(stats, "/v1/corrections", "count > 1999")
+    assert (r.actual, r.passed, r.stat) == (2000, True, "requests")

@@ -38,6 +38,9 @@ VALID = [
     ("error_rate < 1%", "error_rate", "<", 0.01),
     ("error_rate < 0.01", "error_rate", "<", 0.01),
     ("error_rate <= 0", "error_rate", "<=", 0.0),
+    ("error_rate <= 100%", "error_rate", "<=", 1.0),  # always passes: how expected failures pass
+    ("error_rate >= 100%", "error_rate", ">=", 1.0),
+    ("requests >= 0", "requests", ">=", 0.0),
     ("requests > 1000", "requests", ">", 1000.0),
     ("failures < 5", "failures", "<", 5.0),
     ("count > 10", "count", ">", 10.0),
@@ -50,11 +53,12 @@ VALID = [
 
 @pytest.mark.parametrize("text, stat, op, value", VALID)
 def test_valid_expressions(text, stat, op, value):
-    spec = parse_expression("GET /v1/facts", text)
-    assert (spec.target, spec.stat, spec.op) == ("GET /v1/facts", stat, op)
+    spec = parse_expression("checkout", text)  # a NAME: an endpoint or a custom metric
+    assert (spec.target, spec.stat, spec.op) == ("checkout", stat, op)
     assert spec.value == pytest.approx(value)
     assert spec.expression == " ".join(text.split())
     assert spec.abort_on_fail is False
+    assert spec.written == ""
 
 
 INVALID = [
@@ -83,7 +87,22 @@ INVALID = [
     ("error_rate < 5ms", ["unit 'ms' does not fit error_rate", "%"]),
     ("error_rate < 5", ["fraction", "5%"]),
     ("requests > 5%", ["does not fit requests", "a bare number"]),
-    ("count > 5s", ["does not fit count"]),
+    ("count > 5s", ["does not fit requests"]),  # count on METHOD NAME is k6's word for requests
+    # a bare error_rate of 1 or more is 100% or more: a percentage was meant
+    ("error_rate < 1", ["a bare error_rate is a fraction (0..1), so 1 means 100%", "write 1%", "or 0.01"]),
+    ("error_rate <= 1.0", ["so 1 means 100%"]),
+    # never passes: < against the least a stat can be, > against the most
+    ("error_rate < 0%", ["error_rate is never below 0%", "can never pass", "error_rate<=0%"]),
+    ("error_rate < 0", ["can never pass", "error_rate<=0%"]),
+    ("error_rate > 100%", ["never above 100%", "can never pass", "error_rate>=100%"]),
+    ("error_rate >= 101%", ["can never pass"]),
+    ("rps < 0", ["rps is never below 0/s", "can never pass", "rps<=0/s"]),
+    ("rps < 0/s", ["can never pass"]),
+    ("p95 < 0ms", ["p95 is never below 0ms", "can never pass", "a bound above 0"]),
+    ("p99.9 < 0s", ["can never pass"]),
+    ("mean < 0", ["can never pass"]),
+    ("failures < 0", ["failures is never below 0", "failures<=0"]),
+    ("requests < 0", ["requests is never below 0", "requests<=0"]),
 ]
 
 
@@ -193,7 +212,7 @@ def test_any_percentile_round_trips_its_label(p):
     assert parse_expression("*", f"p({p}) < 5").stat == label
 
 
-@given(st.sampled_from(["<", "<=", ">", ">="]), st.floats(0, 1e6, allow_nan=False), st.sampled_from(["", " "]))
+@given(st.sampled_from(["<", "<=", ">", ">="]), st.floats(1e-3, 1e6, allow_nan=False), st.sampled_from(["", " "]))
 def test_every_operator_and_spacing(op, value, space):
     spec = parse_expression("*", f"p95{space}{op}{space}{value!r}ms")
     assert spec.op == op

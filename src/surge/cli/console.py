@@ -191,6 +191,8 @@ class ConsoleView:
             text.append(f" — {r.message}")
         if event.aborting:
             text.append(" — aborting the run", style="bold red reverse")
+        elif event.breaking:
+            text.append(" — the breaking point: the run stops here", style="bold magenta")
         self._print(text)
 
     @handle.register

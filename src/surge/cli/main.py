@@ -122,7 +122,10 @@ def _workload_options(fn):
         click.option("--abort-on-fail", is_flag=True, default=None, help="Abort the run as soon as a threshold fails."),
         click.option("--abort-grace", metavar="DURATION", help="No abort before this much time has passed."),
         click.option("--until-break", is_flag=False, flag_value="5000", default=None, metavar="[MAX_USERS]",
-                     help="stress profile: keep stepping up (to MAX_USERS, default 5000) until a threshold breaks."),
+                     help="stress profile: keep stepping up (to MAX_USERS, default 5000) until a threshold breaks "
+                          "on a step's own window (after --abort-grace, default a quarter of the step)."),
+        click.option("--step-users", metavar="N", help="stress profile: users added each step (default 100)."),
+        click.option("--step-duration", metavar="DURATION", help="stress profile: how long each step lasts (default 2m)."),
         click.option("--shape", is_flag=True, default=None,
                      help="Let the scenario's LoadTestShape drive the users, for as long as it ticks (--duration caps it)."),
         click.option("--allow-worker-loss", is_flag=True, default=None,

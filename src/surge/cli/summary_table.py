@@ -74,6 +74,8 @@ def _verdict(summary: RunSummary) -> list[RenderableType]:
     if summary.aborted_by:
         text.append(" · aborted early by ", style="red")
         text.append(summary.aborted_by, style="bold red")
+    if summary.breaking_point:
+        text.append(" · breaking point found", style="bold magenta")
     style = "" if status == "passed" else "bold red" if status in ("failed", "error") else "yellow"
     reasons = [r for r in summary.status_reasons if not r.endswith("thresholds failed")]
     return [text, *(Text(f"  {r}", style=style) for r in reasons)]
@@ -331,14 +333,26 @@ def _dropped(summary: RunSummary) -> list[RenderableType]:
     return [line]
 
 
+def describe_breaking_point(bp: dict) -> str:
+    """``6 users at 6.0s (step 3): p95 62.8 ms, threshold p95<50ms, on the step's window 5.0-6.0s``"""
+    level = f"{bp['users']:,} users" if "users" in bp else f"{bp.get('rate', bp.get('step_level', '?'))} iterations/s"
+    step = f" (step {bp['step']})" if bp.get("step") is not None else ""
+    actual = bp.get("actual")
+    shown = "—" if actual is None else f"{actual:,.4g}"
+    text = f"{level} at {bp.get('elapsed_s', 0):.1f}s{step}: {bp.get('stat', '')} {shown}".rstrip()
+    text += f", threshold {bp['threshold']}" if bp.get("threshold") else ""
+    if bp.get("window_from_s") is not None and bp.get("window_to_s") is not None:
+        text += f", on the step's window {bp['window_from_s']:.1f}-{bp['window_to_s']:.1f}s"
+    return text
+
+
 def _extras(summary: RunSummary) -> list[RenderableType]:
     out: list[RenderableType] = []
     if summary.total.cancelled:
         out.append(Text(f"Cancelled at the end: {fmt_count(summary.total.cancelled)} requests still in "
                         "flight after the graceful stop (not failures)", style="dim"))
     if summary.breaking_point:
-        details = ", ".join(f"{k} {v}" for k, v in summary.breaking_point.items())
-        out.append(Text(f"Breaking point: {details}", style="bold magenta"))
+        out.append(Text(f"Breaking point: {describe_breaking_point(summary.breaking_point)}", style="bold magenta"))
     out.extend(Text(f"⚠ {warning}", style="yellow") for warning in summary.warnings)
     return out
 

@@ -13,10 +13,14 @@ The rules (DESIGN.md "Workload flags"), applied to the settled values:
   scenario.py`` just works, as a one-user sanity run) ramped at ``spawn_rate`` users/s
   (default: all in 1 s), the ramp capped at the duration. An open workload's ``max_users``
   defaults to ``max(100, 10 x peak rate)``, capped by the workers' open-file limit.
+* ``step_users`` / ``step_duration`` set the stress profile's steps (default +100 users every
+  2 min, up to 500 or ``until_break``).
 * Contradictions are errors naming both sources rather than silent precedence: users with
   rate, profile with stages, spawn_rate with anything but a steady users run, max_users
   without an open workload, think_time with an open one, shape with anything that sets the
-  level (users, rate, profile, stages). With ``shape`` the shape sets the users and its own length; ``duration`` caps it.
+  level (users, rate, profile, stages), step_users with users or rate, step_duration with
+  duration, either without the stress profile. With ``shape`` the shape sets the users and its
+  own length; ``duration`` caps it.
 """
 from __future__ import annotations
 
@@ -75,12 +79,28 @@ def _reject_conflicts(v: Mapping[str, Any], raws: Mapping[str, Raw]) -> None:
             raise _clash(raws, "spawn_rate", other, "spawn_rate only paces a steady users run")
     if "until_break" in v and v.get("profile") != "stress":
         raise _clash(raws, "until_break", "works with --profile stress only")
+    _reject_step_conflicts(v, raws)
     if v.get("shape"):
         for other in ("rate", "profile", "stages", "users", "spawn_rate", "max_users"):
             if other in v:
                 why = ("drives users; it cannot run an open (rate) workload" if other == "rate"
                        else "sets the users itself; --duration may cap its length")
                 raise _clash(raws, "shape", other, why)
+
+
+def _reject_step_conflicts(v: Mapping[str, Any], raws: Mapping[str, Raw]) -> None:
+    """``step_users`` / ``step_duration`` set the stress profile's steps, and nothing else."""
+    for key in ("step_users", "step_duration"):
+        if key in v and v.get("profile") != "stress":
+            raise _clash(raws, key, "sets the steps of --profile stress only; add --profile stress")
+    if "step_users" in v:
+        for other in ("users", "rate"):
+            if other in v:
+                raise _clash(raws, "step_users", other, f"{raws[other].label} would rescale the steps; "
+                             "set the top with --until-break MAX")
+    if "step_duration" in v and "duration" in v:
+        raise _clash(raws, "step_duration", "duration", f"{raws['duration'].label} would stretch every step; "
+                     "choose one")
 
 
 def _clash(raws: Mapping[str, Raw], key: str, *rest: str) -> ConfigError:
@@ -93,7 +113,8 @@ def _clash(raws: Mapping[str, Raw], key: str, *rest: str) -> ConfigError:
 
 def _base_shape(v: Mapping[str, Any], raws: Mapping[str, Raw]) -> tuple[tuple[Stage, ...], bool] | None:
     if "profile" in v:
-        return profile_stages(v["profile"], v.get("until_break")), False
+        return profile_stages(v["profile"], v.get("until_break"), step_users=v.get("step_users"),
+                              step_s=v.get("step_duration")), False
     if "stages" in v:
         return parse_stages(raws["stages"])
     return None

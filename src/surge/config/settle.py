@@ -18,6 +18,7 @@ from ..model.kinds import LiveMode
 from ..model.plan import TestPlan, ThresholdSpec
 from ..model.profiles import profile_stages
 from ..thresholds.parse import parse_cli_threshold, parse_table
+from ..thresholds.steps import plan_steps, unjudged
 from . import _sources as src
 from ._sources import Raw
 from ._workload import check_capacity, resolve_workload
@@ -90,6 +91,7 @@ CONVERT: dict[str, Callable[[Raw], Any]] = {
     "thresholds": _as_is,
     "threshold": _as_is, "thresholds_file": src.to_path, "abort_on_fail": src.to_bool,
     "abort_grace": _zero_ok, "until_break": _until_break,
+    "step_users": src.to_int, "step_duration": src.to_duration,
     "live": lambda raw: LiveMode(src.to_choice(raw, LIVE_MODES)), "debug": src.to_bool,
     "shape": src.to_bool, "allow_worker_loss": src.to_bool, "exit_code_on_error": _exit_code,
     "hook_timeout": src.to_duration,
@@ -126,6 +128,8 @@ def settle(cli: Mapping[str, Any], env: Mapping[str, str], cwd: Path) -> TestPla
     spawn_rate, rate,     1 min when nothing is given; open ``max_users`` default
     max_users, duration,  ``max(100, ceil(10 × peak rate))``)
     stages, until_break,
+    step_users,
+    step_duration,
     shape, iterations     (``iterations`` also bounds the run; a steady run then lasts at most 10 min)
     processes             default: the CPUs this process may run on (``os.sched_getaffinity``)
     tags, exclude_tags,   lists; ``"a,b"`` in env/CLI
@@ -133,7 +137,8 @@ def settle(cli: Mapping[str, Any], env: Mapping[str, str], cwd: Path) -> TestPla
     timeout 30s, connect_timeout 10s, graceful_stop 5s, interval 1s (at least 100ms),
     health_timeout 30s, hook_timeout 60s,
     abort_grace 0s,
-    think_time            durations (``500ms``, ``2s``, ``5m``, ``1h``; bare = seconds)
+    think_time            durations (``500ms``, ``2s``, ``5m``, ``1h``; bare = seconds); with
+                          until_break, abort_grace is each step's settle time (default: a quarter of it)
     health                a path like ``/health`` (or a full URL) polled before the run
     out                   results folder
     insecure, follow_redirects, debug, abort_on_fail,   booleans, default false
@@ -191,6 +196,7 @@ def _plan(v: dict[str, Any], raws: dict[str, Raw], file_raw: dict[str, Raw], cli
         compression=v.get("compression", True),
         headers=_headers(file_raw, cli_raw),
         until_break=v.get("until_break"),
+        step_settle_s=_step_settle(v, workload),
         live=v.get("live", LiveMode.AUTO),
         debug=v.get("debug", False),
         allow_worker_loss=v.get("allow_worker_loss", False),
@@ -211,6 +217,22 @@ def _monitoring(v: dict[str, Any], raws: dict[str, Raw]) -> dict[str, Any]:
     return dict(monitor_pid=v.get("monitor_pid"), monitor_port=v.get("monitor_port"),
                 monitor_cmd=v.get("monitor_cmd") or None, db_url=v.get("db"), redis_url=v.get("redis"),
                 host_monitor=v.get("host_monitor", True), monitor_interval_s=v.get("monitor_interval", 1.0))
+
+
+def _step_settle(v: dict[str, Any], workload) -> float | None:
+    """With until_break, each step settles for --abort-grace if given (else its first 25%)
+    before it is judged; a step left with no whole interval to judge could never break."""
+    if v.get("until_break") is None:
+        return None
+    settle_s = v.get("abort_grace")
+    interval_s = v.get("interval", 1.0)
+    step = unjudged(plan_steps(workload.stages, settle_s), interval_s)
+    if step is not None:
+        raise ConfigError(
+            f"stress step {step.number} lasts {step.end_s - step.start_s:g}s: after its settle time of "
+            f"{step.settle_s:g}s no whole {interval_s:g}s interval is left to judge it on, so it could never break",
+            "make the steps longer (--step-duration), or shorten --abort-grace or --interval")
+    return settle_s
 
 
 def _cpus() -> int:

@@ -31,8 +31,8 @@ class Fanout:
             self._call(out, "handle", event)
 
     def judge(self, stats: Any, elapsed_s: float, *, final: bool) -> Judgement:
-        """Every judge's results together; the first abort wins."""
-        results, abort = [], None
+        """Every judge's results together; the first abort (and step) wins."""
+        results, abort, step = [], None, None
         for out in self._having("judge"):
             try:
                 j = out.judge(stats, elapsed_s, final=final)
@@ -42,7 +42,8 @@ class Fanout:
                 continue
             results += j.results
             abort = abort or j.abort
-        return Judgement(tuple(results), abort)
+            step = step or j.step
+        return Judgement(tuple(results), abort, step)
 
     @property
     def judging(self) -> bool:

@@ -397,12 +397,15 @@ class Run:
         for r in judgement.failing:
             if r.label not in self._breached or (stops and r is judgement.abort):
                 self._breached.add(r.label)  # announced once, and again as the breach that stops the run
-                self.emit(ThresholdBreached(r, elapsed, aborting=stops and r is judgement.abort))
+                ends = stops and r is judgement.abort
+                breaking = ends and self.plan.until_break is not None
+                self.emit(ThresholdBreached(r, elapsed, aborting=ends and not breaking, breaking=breaking))
         if stops:
             abort = judgement.abort
             if self.plan.until_break is not None:  # the breaking point is the result, not an abort
                 self._breaking_point = {"users": sum(self._users.values()), "elapsed_s": round(elapsed, 3),
-                                        "threshold": abort.label, "actual": abort.actual}
+                                        "threshold": abort.label, "actual": abort.actual,
+                                        "stat": abort.stat, **(judgement.step or {})}
                 self._stop_load()
             else:
                 self.stop(abort.label)
@@ -530,7 +533,7 @@ class Run:
             requests=stats.total.requests, failures=stats.total.failures,
             users_started=stats.users_started, users_start_failed=stats.users_start_failed,
             thresholds=results, exit_code_on_error=plan.exit_code_on_error, hints=hints,
-            judge_failed=self._outputs.judge_failed,
+            judge_failed=self._outputs.judge_failed, broke=_broke(self._breaking_point),
         )
 
     def _generator_info(self) -> GeneratorInfo:
@@ -599,6 +602,15 @@ def _in_thread(fn, args: tuple, name: str) -> asyncio.Future:
 
     threading.Thread(target=target, name=f"surge-{name}", daemon=True).start()
     return fut
+
+
+def _broke(point: dict | None) -> str | None:
+    """The breaking point in one sentence, for the verdict's reasons."""
+    if point is None:
+        return None
+    where = f" on step {point['step']}'s window" if "step" in point else ""
+    return (f"breaking point at {point['users']:,} users: {point['threshold']} failed{where} "
+            f"(actual {point['actual']:,.4g}) at {point['elapsed_s']:g}s")
 
 
 def _rss_mb() -> float:

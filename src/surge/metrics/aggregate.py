@@ -117,12 +117,18 @@ class MetricTotals:
     total: float = 0.0
 
     def add(self, m: MetricSnapshot) -> None:
-        if m.hist is not None:
+        self._add(Histogram.from_wire(m.hist) if m.hist is not None else None, m)
+
+    def merge(self, other: "MetricTotals") -> None:
+        self._add(other.hist, other)
+
+    def _add(self, hist: Histogram | None, counts) -> None:
+        if hist is not None:
             self.hist = self.hist or Histogram()
-            self.hist.merge(Histogram.from_wire(m.hist))
-        self.count += m.count
-        self.hits += m.hits
-        self.total += m.total
+            self.hist.merge(hist)
+        self.count += counts.count
+        self.hits += counts.hits
+        self.total += counts.total
 
     def stats(self, seconds: float) -> CustomMetricStats:
         if self.kind == "trend" and self.hist is not None:
@@ -137,10 +143,34 @@ class MetricTotals:
 
 @dataclass
 class IntervalWindow:
-    """One closed interval: its all-requests total and each series with traffic in it."""
+    """One closed interval: its all-requests total, each series with traffic in it, and the
+    custom metrics that had values in it."""
 
     total: SeriesTotals
     series: dict[Key, SeriesTotals]
+    metrics: dict[str, MetricTotals] = field(default_factory=dict)
+
+
+class SpanStats:
+    """Closed intervals added up: the stats of a span of the run (a stress step's window).
+
+    It reads like :class:`RunStats` where the threshold evaluator looks (``series``, ``total``,
+    ``metrics``), so a span is judged exactly as the whole run is. HDR histograms add losslessly.
+    """
+
+    def __init__(self) -> None:
+        self.series: dict[Key, SeriesTotals] = {}
+        self.total = SeriesTotals()
+        self.metrics: dict[str, MetricTotals] = {}
+        self.intervals = 0
+
+    def add(self, window: IntervalWindow) -> None:
+        for key, part in window.series.items():
+            self.series.setdefault(key, SeriesTotals()).merge(part)
+        self.total.merge(window.total)
+        for name, m in window.metrics.items():
+            self.metrics.setdefault(name, MetricTotals(m.name, m.kind, m.unit)).merge(m)
+        self.intervals += 1
 
 
 class RunStats:
@@ -156,14 +186,18 @@ class RunStats:
         self.users_started = 0
         self.users_start_failed = 0
         self.warnings: list[str] = []
+        #: the window :meth:`close` made last, and how many it made (a judge adds up its own spans)
+        self.last_window: IntervalWindow | None = None
+        self.windows = 0
         self._named = 0  # series other than (other): each worker caps its own, so the run caps again
 
     # -- merging ------------------------------------------------------------------------------
     def close(self, snaps: Iterable[Snapshot]) -> IntervalWindow:
         """Merge every snapshot of one interval; return the interval's window."""
         window: dict[Key, SeriesTotals] = {}
+        metrics: dict[str, MetricTotals] = {}
         for snap in snaps:
-            for s in self._absorb(snap):
+            for s in self._absorb(snap, metrics):
                 key = self._key(s.method, s.name)
                 part = window.get(key)
                 if part is None:
@@ -173,7 +207,9 @@ class RunStats:
             self._cumulative(key).merge(part)
         total = SeriesTotals.merged(window.values())
         self.total.merge(total)
-        return IntervalWindow(total, window)
+        self.last_window = IntervalWindow(total, window, metrics)
+        self.windows += 1
+        return self.last_window
 
     def add_late(self, snap: Snapshot) -> None:
         """A snapshot whose interval was already closed: into the totals, not into any window."""
@@ -183,14 +219,19 @@ class RunStats:
             self._cumulative(self._key(s.method, s.name)).merge(part)
             self.total.merge(part)
 
-    def _absorb(self, snap: Snapshot) -> list[SeriesSnapshot]:
-        """Take a snapshot's run-wide counters and failures; hand back its series to merge."""
+    def _absorb(self, snap: Snapshot, window: dict[str, MetricTotals] | None = None) -> list[SeriesSnapshot]:
+        """Take a snapshot's run-wide counters, failures and custom metrics (into ``window`` too,
+        when given); hand back its series to merge."""
         for s in snap.series:
             key = self._key(s.method, s.name)
             for kind, message, count in s.errors:
                 self.errors[(*key, kind, message)] += count
         for m in snap.metrics:
-            self.metrics.setdefault(m.name, MetricTotals(m.name, m.kind, m.unit)).add(m)
+            part = MetricTotals(m.name, m.kind, m.unit)
+            part.add(m)
+            self.metrics.setdefault(m.name, MetricTotals(m.name, m.kind, m.unit)).merge(part)
+            if window is not None:
+                window.setdefault(m.name, MetricTotals(m.name, m.kind, m.unit)).merge(part)
         self.dropped_iterations += snap.dropped_iterations
         self.iterations += snap.iterations
         self.users_started += snap.users_started

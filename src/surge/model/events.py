@@ -65,6 +65,7 @@ class ThresholdBreached:
     result: ThresholdResult
     elapsed_s: float
     aborting: bool
+    breaking: bool = False  # --until-break: this breach is the breaking point the run looked for
 
 
 @dataclass(frozen=True)

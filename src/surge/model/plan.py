@@ -91,6 +91,8 @@ class ThresholdSpec:
     abort_on_fail: bool = False
     #: where it was set (``--threshold``, a file's path): shown by --dry-run, not compared
     source: str = dataclasses.field(default="", compare=False)
+    #: ``TARGET: EXPRESSION`` as the user wrote it, when it was read as something else (a k6 name)
+    written: str = ""
 
     @property
     def label(self) -> str:
@@ -123,6 +125,8 @@ class TestPlan:
     compression: bool = True
     headers: tuple[tuple[str, str], ...] = ()
     until_break: int | None = None
+    #: with until_break: how long each step settles before it is judged (None: its first 25%)
+    step_settle_s: float | None = None
     live: LiveMode = LiveMode.AUTO
     debug: bool = False
     #: a lost worker leaves the verdict as it is (with a warning) instead of failing the run (exit 3)

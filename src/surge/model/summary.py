@@ -97,6 +97,9 @@ class Judgement:
 
     results: tuple[ThresholdResult, ...] = ()
     abort: ThresholdResult | None = None
+    #: with --until-break: the step whose window was judged (number, level, window; see
+    #: ``surge.thresholds.steps``), for the breaking point
+    step: dict | None = None
 
     @property
     def failing(self) -> tuple[ThresholdResult, ...]:

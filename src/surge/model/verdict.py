@@ -6,7 +6,8 @@ Precedence (DESIGN.md, exit codes):
 1. interrupted by Ctrl-C (130) or SIGTERM (143): the user stopped it; nothing else is judged;
 2. ``error`` (3): the load was not what was planned or did nothing (a worker lost without
    ``--allow-worker-loss``; no user could start; no request was sent);
-3. ``failed`` (1): a threshold failed;
+3. ``failed`` (1): a threshold failed (on the totals, or on a stress step's window: the
+   breaking point of ``--until-break``);
 4. no thresholds set and requests failed: ``failed`` with ``--exit-code-on-error`` (default 1),
    as Locust does; ``--exit-code-on-error 0`` passes, with the failures named in the reasons;
 5. ``passed`` (0).
@@ -40,6 +41,8 @@ class RunFacts:
     hints: tuple[str, ...] = ()
     #: a threshold judge raised: the thresholds went unjudged, so the run cannot pass
     judge_failed: str | None = None
+    #: a stress run with --until-break found its breaking point (one sentence saying where)
+    broke: str | None = None
 
 
 def decide(f: RunFacts) -> tuple[RunStatus, int, tuple[str, ...]]:
@@ -53,9 +56,10 @@ def decide(f: RunFacts) -> tuple[RunStatus, int, tuple[str, ...]]:
         return RunStatus.ERROR, int(ExitCode.CANNOT_PROCEED), errors
     notes = _loss_notes(f)
     failed = [t for t in f.thresholds if not t.passed]
-    if failed:
+    if failed or f.broke:
+        counted = (f"{len(failed)} of {len(f.thresholds)} thresholds failed",) if failed else ()
         return RunStatus.FAILED, int(ExitCode.THRESHOLDS_FAILED), (
-            f"{len(failed)} of {len(f.thresholds)} thresholds failed", *notes)
+            *((f.broke,) if f.broke else ()), *counted, *notes)
     if not f.thresholds and f.failures:
         share = f"{f.failures:,} of {f.requests:,} requests failed"
         if f.exit_code_on_error == 0:

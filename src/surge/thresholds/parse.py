@@ -5,11 +5,18 @@ Grammar: ``STAT OP VALUE[UNIT]`` on a target (whitespace anywhere between the pa
     STAT   latency:  min, mean (alias avg), max, pN (p50, p95, p99.9, p99.99; k6's p(95) too;
                      med = p50)                                  units ms (default), s
            rps                                                   unit /s (default)
-           error_rate                                            unit % or a bare fraction
+           error_rate                                            unit % or a bare fraction < 1
            requests, failures                                    counts, no unit
            custom metrics: trend min/mean/max/pN/count, rate rate/count, counter count/rate
                      (``rate`` takes %, /s or a bare number; ``count`` no unit)
+           on ``*`` and ``METHOD NAME`` (requests only) k6's count is requests, rate with %
+           error_rate and rate with /s rps
     OP     < <= > >=   (``==`` and friends are rejected: a measured float is never "equal")
+
+An expression that can never pass (``error_rate<0%``, ``p95<0ms``, ``rps<0``,
+``error_rate>100%``) is refused with what to write instead; so is a bare error_rate of 1 or more (``error_rate<1`` is 100%: ``1%`` or ``0.01`` was meant).
+k6 metric names as targets (``http_req_duration{name:X}: p(95)<100``) are read by
+:mod:`surge.thresholds.k6`.
 
 Values are normalised so the evaluator compares like with like: milliseconds for latency
 stats, a fraction for error_rate and rates written with %, per second for rps.
@@ -35,8 +42,12 @@ from collections.abc import Mapping
 
 from ..model.errors import ConfigError
 from ..model.plan import ThresholdSpec
+from .k6 import K6Error, k6_metric, surge_stat
 
 OPERATORS = ("<", "<=", ">", ">=")
+#: a target whose first word is one of these names requests (``METHOD NAME``), never a custom metric
+METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "CONNECT", "TRACE",
+                     "WS", "SIO", "TASK"})
 LATENCY_STATS = ("min", "mean", "max")
 COUNT_STATS = ("requests", "failures", "count")
 ALIASES = {"avg": "mean", "med": "p50"}
@@ -71,19 +82,37 @@ def percentile_label(p: float) -> str:
 def parse_expression(
     target: str, text: str, *, abort_on_fail: bool = False, source: str = ""
 ) -> ThresholdSpec:
-    """Parse ``STAT OP VALUE[UNIT]`` for ``target``. ``source`` (a file, ``--threshold``) goes in errors."""
+    """Parse ``STAT OP VALUE[UNIT]`` for ``target``. ``source`` (a file, ``--threshold``) goes in errors.
+
+    A k6 metric name as the target (:mod:`surge.thresholds.k6`) is read as its surge target and
+    stat; the spec then carries the canonical expression and, in ``written``, what was written.
+    """
     target = " ".join(str(target).split())
+    k6, read_as = None, ""
     try:
         if not target:
             raise _Bad("the target is empty; use '*', 'METHOD NAME', 'NAME' or a custom metric's name")
         if not isinstance(text, str):
             raise _Bad(f"expected a string like 'p95 < 50ms', got {text!r}")
-        stat, op, value = _parse(text)
-    except _Bad as exc:
+        k6 = k6_metric(target)
+        raw_stat, op, number, unit = _split(text)
+        stat = _stat(raw_stat)
+        if k6 is not None:
+            stat = surge_stat(k6[0], stat)
+            read_as = f" (k6's {k6[0]} {raw_stat} is surge's {k6[1]}: {stat})"
+        elif target == "*" or target.split(" ", 1)[0].upper() in METHODS and " " in target:
+            stat = _on_requests(stat, unit)
+        value = _normalise(stat, number, unit)
+        _check_reachable(stat, op, value)
+    except (_Bad, K6Error) as exc:
         where = f" ({source})" if source else ""
         label = f"{target}: {str(text).strip()}"
-        raise ConfigError(f"threshold {label!r}{where}: {exc}") from None
-    return ThresholdSpec(target, stat, op, value, " ".join(text.split()), abort_on_fail)
+        raise ConfigError(f"threshold {label!r}{where}: {exc}{read_as}") from None
+    expression = " ".join(text.split())
+    if k6 is None:
+        return ThresholdSpec(target, stat, op, value, expression, abort_on_fail)
+    return ThresholdSpec(k6[1], stat, op, value, f"{stat}{op}{shown(stat, value)}", abort_on_fail,
+                         written=f"{target}: {expression}")
 
 
 def parse_cli_threshold(text: str, *, source: str = "--threshold") -> ThresholdSpec:
@@ -133,16 +162,15 @@ def _parse_entry(target: str, item: object, default: bool, source: str) -> Thres
 
 
 # -- the expression itself ---------------------------------------------------------------
-def _parse(text: str) -> tuple[str, str, float]:
+def _split(text: str) -> tuple[str, str, float, str]:
+    """``(stat as written, operator, number, unit)``."""
     match = _EXPR.match(text)
     if not match or not text.strip():
         raise _Bad(f"expected 'STAT OP VALUE', e.g. 'p95 < 50ms'; {_STATS_HINT}")
-    stat = _stat(match.group("stat"))
     op = _operator(match.group("op"))
     if match.group("value") is None:
         raise _Bad(f"expected a number after '{op}', e.g. 'p95 < 50ms'")
-    value = float(match.group("value"))
-    return stat, op, _normalise(stat, value, match.group("unit"))
+    return match.group("stat"), op, float(match.group("value")), match.group("unit")
 
 
 def _stat(raw: str) -> str:
@@ -159,6 +187,21 @@ def _stat(raw: str) -> str:
     return percentile_label(p)
 
 
+def _on_requests(stat: str, unit: str) -> str:
+    """k6's ``count`` and ``rate`` on a target that can only be requests (``*``, ``METHOD NAME``)."""
+    if stat == "count":
+        return "requests"
+    if stat != "rate":
+        return stat
+    unit = unit.replace(" ", "")
+    if unit == "%":
+        return "error_rate"
+    if unit == "/s":
+        return "rps"
+    raise _Bad("on requests 'rate' is either error_rate or rps; write error_rate<1% (failed share) "
+               "or rps>100/s (requests per second)")
+
+
 def _operator(op: str | None) -> str:
     if op in OPERATORS:
         return op
@@ -171,7 +214,7 @@ def _operator(op: str | None) -> str:
 def _normalise(stat: str, value: float, unit: str) -> float:
     """Scale ``value`` to the stat's normal unit, rejecting units that do not fit it."""
     unit = unit.replace(" ", "").lower()
-    if stat in LATENCY_STATS or stat.startswith("p"):
+    if _is_latency(stat):
         factors = {"": 1.0, "ms": 1.0, "s": 1000.0}
         expected = "ms or s (a bare number is ms)"
     elif stat == "rps":
@@ -184,6 +227,41 @@ def _normalise(stat: str, value: float, unit: str) -> float:
         factors, expected = {"": 1.0}, "a bare number"
     if unit not in factors:
         raise _Bad(f"unit {unit!r} does not fit {stat}; use {expected}")
-    if stat == "error_rate" and unit == "" and value > 1:
-        raise _Bad(f"a bare error_rate is a fraction (0..1); write {value:g}% for a percentage")
+    if stat == "error_rate" and unit == "" and value >= 1:
+        raise _Bad(f"a bare error_rate is a fraction (0..1), so {value:g} means {value * 100:g}%; "
+                   f"write {value:g}% for {value:g} percent, or {value / 100:g}")
     return value * factors[unit]
+
+
+def _check_reachable(stat: str, op: str, value: float) -> None:
+    """Refuse an expression that can never pass, whatever the run does: a ``<`` against the
+    least a stat can be (every request stat and latency is at least 0), a ``>`` against the
+    most (error_rate is at most 100%). ``count`` and ``rate`` belong to custom metrics, where a
+    counter may go down: not checked. (One that always passes, ``error_rate<=100%``, is
+    allowed: it is how a run with expected failures is made to pass.)"""
+    if stat in ("count", "rate"):
+        return
+    zero = shown(stat, 0.0)
+    if op == "<" and value <= 0:
+        fix = (f"give a bound above 0, e.g. {stat}<300ms" if _is_latency(stat)
+               else f"write {stat}<={zero} for none at all")
+        raise _Bad(f"{stat} is never below {zero}, so '{stat}<{zero}' can never pass; {fix}")
+    full = shown(stat, 1.0)
+    if stat == "error_rate" and ((op == ">" and value >= 1) or (op == ">=" and value > 1)):
+        raise _Bad(f"error_rate is never above {full}, so it can never pass; write error_rate>={full} "
+                   "(every request failed) or a ceiling like error_rate<1%")
+
+
+def shown(stat: str, value: float) -> str:
+    """A normalised value as written in an expression: ``1%``, ``100ms``, ``100/s``, ``1000``."""
+    if stat == "error_rate":
+        return f"{value * 100:.10g}%"
+    if _is_latency(stat):
+        return f"{value:.10g}ms"
+    if stat == "rps":
+        return f"{value:.10g}/s"
+    return f"{value:.10g}"
+
+
+def _is_latency(stat: str) -> bool:
+    return stat in LATENCY_STATS or percentile_of(stat) is not None
