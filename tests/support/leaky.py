@@ -69,14 +69,18 @@ def main() -> None:
     parser.add_argument("--leak-bytes", type=int, default=0)
     parser.add_argument("--forks", type=int, default=0)
     parser.add_argument("--exit-after", type=float, default=None)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--no-stdin", action="store_true",
+                        help="do not exit when stdin closes (started by surge --monitor-cmd; bound it with --exit-after)")
     args = parser.parse_args()
     Handler.leak_bytes = args.leak_bytes
-    server = HTTPServer(("127.0.0.1", 0), Handler)
+    server = HTTPServer(("127.0.0.1", args.port), Handler)
     me = os.getpid()
     for _ in range(args.forks):
         if os.fork() == 0:
             _idle_child(me)
-    threading.Thread(target=_exit_when_stdin_closes, daemon=True).start()
+    if not args.no_stdin:
+        threading.Thread(target=_exit_when_stdin_closes, daemon=True).start()
     if args.exit_after is not None:
         threading.Timer(args.exit_after, os._exit, (0,)).start()
     print(f"PORT={server.server_address[1]}", flush=True)

@@ -392,6 +392,8 @@ class Run:
     def _judge(self, elapsed: float) -> Judgement:
         if not self._outputs.judging:
             return Judgement()
+        if self.monitors is not None:  # monitor values are threshold targets (db: connections_max<80)
+            self.stats.monitors = self.monitors.sections()
         judgement = self._outputs.judge(self.stats, elapsed, final=False)
         stops = judgement.abort is not None and self.state is RunState.RUNNING
         for r in judgement.failing:
@@ -483,6 +485,8 @@ class Run:
     # -- verdict -----------------------------------------------------------------------------------
     def _finish(self, started_at: datetime, duration_s: float) -> RunResult:
         plan, stats = self.plan, self.stats
+        if self.monitors is not None:
+            stats.monitors = self.monitors.sections()
         results = self._outputs.judge(stats, duration_s, final=True).results if self._outputs.judging else ()
         self._facts_cache = self._facts(results)
         self._hook_warnings_at_finish = len(self._hook_warnings)
@@ -500,7 +504,7 @@ class Run:
             users=UsersInfo(self._users_peak, stats.users_started, stats.users_start_failed,
                             dict(sorted(self._class_peaks.items()))),
             status_reasons=reasons, iterations=stats.iterations, iterations_limit=plan.iterations,
-            monitors=self.monitors.sections() if self.monitors is not None else {},
+            monitors=stats.monitors if self.monitors is not None else {},
         )
         result = RunResult(redact_summary(summary, self._redact), stats.histograms(), code, self.out_dir)
         self._outputs.finish(result)

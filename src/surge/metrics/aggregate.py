@@ -189,6 +189,9 @@ class RunStats:
         #: the window :meth:`close` made last, and how many it made (a judge adds up its own spans)
         self.last_window: IntervalWindow | None = None
         self.windows = 0
+        #: what the run's monitors saw so far, by monitor name (their summary sections): the
+        #: values a threshold on a monitor (``db: connections_used_pct_max<80``) is judged on
+        self.monitors: dict[str, dict] = {}
         self._named = 0  # series other than (other): each worker caps its own, so the run caps again
 
     # -- merging ------------------------------------------------------------------------------

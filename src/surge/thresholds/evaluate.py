@@ -23,7 +23,7 @@ from ..metrics.custom import TREND_SCALE
 from ..metrics.hdr import Histogram
 from ..model.plan import ThresholdSpec
 from ..model.summary import ThresholdResult
-from .parse import percentile_of
+from .parse import MONITORS, is_monitor_stat, percentile_of
 
 _COMPARE: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
@@ -75,6 +75,8 @@ def should_abort(
 def _evaluate_one(
     spec: ThresholdSpec, stats: RunStats, elapsed_s: float, merged: dict[str, SeriesTotals | None]
 ) -> ThresholdResult:
+    if spec.target in MONITORS and is_monitor_stat(spec.stat):
+        return _monitor_result(spec, stats.monitors.get(spec.target))
     metric = stats.metrics.get(spec.target)
     try:
         if metric is not None and spec.stat not in REQUEST_STATS:
@@ -146,6 +148,31 @@ def _hist_value(h: Histogram, stat: str, divisor: float) -> float:
     if p is None:  # parse() never yields this; kept for specs built by hand
         raise _NoValue(f"unknown statistic {stat!r}")
     return h.percentile_us(p) / divisor
+
+
+# -- monitors ---------------------------------------------------------------------------------
+_MONITOR_HINTS = {
+    "target": "pass --monitor-pid, --monitor-port or --monitor-cmd",
+    "host": "the host monitor runs unless --no-host-monitor is given",
+    "db": "pass --db postgresql://...",
+    "redis": "pass --redis redis://...",
+}
+
+
+def _monitor_result(spec: ThresholdSpec, section: dict | None) -> ThresholdResult:
+    """A field of a monitor's summary section; a monitor that did not run, a field it does not
+    have or has no value for yet fails (a typo must not pass)."""
+    if section is None:
+        return _result(spec, None, f"no {spec.target} monitor ran; {_MONITOR_HINTS[spec.target]}")
+    if spec.stat not in section:
+        fields = sorted(k for k, v in section.items() if isinstance(v, (int, float)) and not isinstance(v, bool))
+        close = difflib.get_close_matches(spec.stat, fields, n=_KNOWN_SHOWN, cutoff=0.5)
+        shown = close or fields[:_KNOWN_SHOWN]
+        return _result(spec, None, f"the {spec.target} monitor has no {spec.stat!r}; known: {', '.join(shown)}")
+    value = section[spec.stat]
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return _result(spec, None, f"the {spec.target} monitor has no value for {spec.stat} (yet)")
+    return _result(spec, float(value))
 
 
 # -- custom metrics -------------------------------------------------------------------------

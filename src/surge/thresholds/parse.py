@@ -45,6 +45,11 @@ from ..model.plan import ThresholdSpec
 from .k6 import K6Error, k6_metric, surge_stat
 
 OPERATORS = ("<", "<=", ">", ">=")
+#: targets that name a monitor (``surge.monitors``): their stats are its summary fields
+MONITORS = frozenset({"target", "host", "db", "redis"})
+_MONITOR_STAT = re.compile(r"^[a-z][a-z0-9_]*$")
+#: units a monitor value may be written with; they say what it is, only % on a ratio converts
+_MONITOR_UNITS = frozenset({"", "%", "/s", "/min", "mb", "mb/min", "s", "ms"})
 #: a target whose first word is one of these names requests (``METHOD NAME``), never a custom metric
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "CONNECT", "TRACE",
                      "WS", "SIO", "TASK"})
@@ -96,6 +101,8 @@ def parse_expression(
             raise _Bad(f"expected a string like 'p95 < 50ms', got {text!r}")
         k6 = k6_metric(target)
         raw_stat, op, number, unit = _split(text)
+        if target in MONITORS and is_monitor_stat(raw_stat):
+            return _monitor_spec(target, raw_stat, op, number, unit, text, abort_on_fail)
         stat = _stat(raw_stat)
         if k6 is not None:
             stat = surge_stat(k6[0], stat)
@@ -113,6 +120,25 @@ def parse_expression(
         return ThresholdSpec(target, stat, op, value, expression, abort_on_fail)
     return ThresholdSpec(k6[1], stat, op, value, f"{stat}{op}{shown(stat, value)}", abort_on_fail,
                          written=f"{target}: {expression}")
+
+
+def is_monitor_stat(raw: str) -> bool:
+    word = raw.lower()
+    return bool(_MONITOR_STAT.match(word)) and word not in (*LATENCY_STATS, *COUNT_STATS, "rps", "error_rate",
+                                                             "rate", *ALIASES) and percentile_of(word) is None
+
+
+def _monitor_spec(target: str, raw: str, op: str, number: float, unit: str, text: str,
+                  abort_on_fail: bool) -> ThresholdSpec:
+    """``db: connections_used_pct_max < 80``: a field of the monitor's summary section, as the
+    section has it (percent fields in percent, ratios as fractions: ``99%`` on a ratio is 0.99).
+    Whether the field exists is only known once the monitor ran: the evaluator says."""
+    unit = unit.replace(" ", "").lower()
+    if unit not in _MONITOR_UNITS:
+        raise _Bad(f"{unit!r} is not a unit for a monitor value; write the number as the summary has it")
+    stat = raw.lower()
+    value = number / 100.0 if unit == "%" and stat.endswith("ratio") else number
+    return ThresholdSpec(target, stat, op, value, " ".join(text.split()), abort_on_fail)
 
 
 def parse_cli_threshold(text: str, *, source: str = "--threshold") -> ThresholdSpec:
