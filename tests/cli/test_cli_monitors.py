@@ -11,6 +11,9 @@ import textwrap
 import time
 from pathlib import Path
 
+from importlib import resources
+
+import jsonschema
 import psutil
 import pytest
 
@@ -73,6 +76,8 @@ def test_a_started_leaking_target_is_watched_judged_and_stopped(tmp_path):
     assert (tmp_path / "out" / "target.log").is_file()
     assert not psutil.pid_exists(target["pid"]) or psutil.Process(target["pid"]).status() == "zombie"
     assert "Target: RSS" in proc.stdout and "leak" in proc.stdout
+    schema = json.loads(resources.files("surge.outputs").joinpath("schema/summary.schema.json").read_text())
+    jsonschema.validate(s, schema)  # the monitors' sections are a contract
 
 
 def test_a_target_that_exits_mid_run_is_recorded_and_the_run_goes_on(tmp_path, target):
@@ -146,3 +151,23 @@ def test_the_demo_api_on_postgresql_under_load_moves_the_database_series(tmp_pat
     assert s["monitors"]["target"]["samples"] >= 6
     report = json.loads((tmp_path / "out" / "db_report.json").read_text())
     assert "warnings" in report
+
+
+def test_the_host_and_the_generator_are_watched_by_default_and_not_with_no_host_monitor(tmp_path, target):
+    proc = surge(tmp_path, "--host", target.url, "--users", "2", "--duration", "2s", "--processes", "2",
+                 "--monitor-interval", "250ms")
+    assert proc.returncode == 0, proc.stderr
+    monitors = summary(tmp_path)["monitors"]
+    assert sorted(monitors) == ["generator", "host"]
+    workers = monitors["generator"]["workers"]
+    assert len(workers) == 2 and all(w["rss_mb_max"] > 10 for w in workers)  # two real worker processes
+    assert monitors["host"]["cpu_percent_max"] is not None
+    series = rows(tmp_path / "out" / "monitors" / "generator.csv")
+    assert {"worker0_cpu_percent", "worker1_rss_mb", "coordinator_cpu_percent"} <= set(series[0])
+
+    other = tmp_path / "other"
+    other.mkdir()
+    proc = surge(other, "--host", target.url, "--users", "1", "--duration", "1s", "--no-host-monitor")
+    assert proc.returncode == 0, proc.stderr
+    assert summary(other)["monitors"] == {}
+    assert not (other / "out" / "monitors").exists()

@@ -5,7 +5,7 @@
 
 * the target process: ``--monitor-pid``, the process behind ``--monitor-port``, or
   ``--monitor-cmd`` (started here, its output in ``target.log``, stopped by ``close()``);
-* the host, unless ``--no-host-monitor``; PostgreSQL (``--db``) and Redis (``--redis``).
+* the host and the generator's own processes, unless ``--no-host-monitor``; PostgreSQL (``--db``) and Redis (``--redis``).
 
 Everything that cannot be watched raises :class:`MonitorUnavailable` (exit 2) here, before the
 load, with whatever was started already stopped again.
@@ -68,9 +68,11 @@ def watch_for(plan: TestPlan, out_dir: Path) -> Watch:
 
             monitors.append(TargetMonitor(pid))
         if plan.host_monitor:
+            from .generator import GeneratorMonitor
             from .host import HostMonitor
 
             monitors.append(HostMonitor())
+            monitors.append(GeneratorMonitor(plan.processes if plan.processes > 1 else 0))
         timeout_s = min(2.0, plan.monitor_interval_s)
         if plan.db_url:
             from .db import PostgresMonitor
