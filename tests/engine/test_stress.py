@@ -27,7 +27,7 @@ def test_until_break_judges_each_step_on_its_window_and_stops_at_the_step_that_b
     assert s.aborted_by is None  # a breaking point is the goal of the run, not an abort
     assert s.status_reasons[0].startswith("breaking point at 6 users: *: p95<50ms failed on step 3's window")
     breaches = outcome.of_type(ThresholdBreached)
-    assert len(breaches) == 1 and breaches[0].aborting, breaches
+    assert len(breaches) == 1 and breaches[0].breaking and not breaches[0].aborting, breaches
     assert "on step 3's window (6 users" in breaches[0].result.message
     # live, nothing failed before the breaking interval: [2.25, 2.5), step 3's first judged one
     failing = [e.interval for e in outcome.of_type(IntervalStats) if e.failing_thresholds]
