@@ -59,7 +59,7 @@ def small_disk():
 def surge_on_small_disk(tmp_path: Path, host: str, leave_pages: int, *extra: str):
     (tmp_path / "scenario.py").write_text(textwrap.dedent(SCENARIO))
     disk = tmp_path / "disk"
-    cmd = [SURGE, "run", "scenario.py", "--host", host, "--processes", "1", "--live", "lines",
+    cmd = [SURGE, "run", "scenario.py", "--host", host, "--processes", "1", "--live", "lines", "--no-host-monitor",
            "--users", "5", "--spawn-rate", "100", "--duration", "3s", "--out", str(disk / "out"), *extra]
     proc = run_on_small_disk(cmd, disk, tmp_path, leave_pages, cwd=tmp_path, env=clean_env())
     assert "Traceback" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
@@ -154,7 +154,7 @@ def test_a_file_that_cannot_be_written_is_named_in_summary_json(tmp_path, target
     out = tmp_path / "out"
     (out / "junit.xml").mkdir(parents=True)
     (out / "junit.xml" / "keep").write_text("someone else's")
-    proc = subprocess.run([SURGE, "run", "scenario.py", "--host", target.url, "--processes", "1", "--live", "off",
+    proc = subprocess.run([SURGE, "run", "scenario.py", "--host", target.url, "--processes", "1", "--live", "off", "--no-host-monitor",
                            "--users", "2", "--duration", "1s", "--out", str(out)],
                           cwd=tmp_path, env=clean_env(), capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "PASSED" in proc.stdout, proc.stdout + proc.stderr
