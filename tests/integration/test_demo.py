@@ -45,6 +45,7 @@ def test_demo_runs_passes_and_writes_the_results(tmp_path):
     assert 4.5 <= summary["duration_s"] < 8
     assert len(summary["thresholds"]) == 13 == sla_threshold_count()
     assert all(t["passed"] for t in summary["thresholds"]), summary["thresholds"]
+    assert summary["monitors"]["target"]["rss_mb_peak"] > 10  # the demo watches its own API process
     assert summary["total"]["requests"] > 0 and summary["total"]["failures"] == 0
     names = {e["name"] for e in summary["endpoints"]}
     assert {"/v1/facts", "/v1/corrections", "/v1/enforcement/heartbeat"} <= names

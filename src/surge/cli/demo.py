@@ -29,6 +29,7 @@ def run_demo(options: dict, session: Session | None = None) -> int:
             "duration": options.pop("duration", "30s"),
             "thresholds_file": str(files / "sla.toml"),
             "health": "/health",
+            "monitor_pid": proc.pid,  # its memory, CPU and descriptors beside the load
             "out": options.pop("out", None) or str(default_out_dir("corrections", "smoke", datetime.now(timezone.utc))),
             **options,
         }, session=session)
