@@ -292,3 +292,25 @@ def test_run_help_documents_the_exit_codes(tmp_path):
                  "--timeout", "--graceful-stop", "--health", "--health-timeout", "--tags", "--exclude-tags",
                  "--until-break", "--debug", "--shape"):
         assert flag in proc.stdout, flag  # the brief's list, in case an option is ever dropped
+
+
+def test_a_signal_wrapped_by_code_in_between_is_still_a_signal():
+    """A Ctrl-C raised while a dataclass is created arrives as a RuntimeError around it (Python
+    3.11's __set_name__), a scenario's import as a ScenarioError: both are the user's stop."""
+    from surge.cli.main import EarlySignal, _signal_behind
+
+    try:
+        try:
+            raise EarlySignal(15)
+        except EarlySignal as inner:
+            raise RuntimeError("Error calling __set_name__") from inner
+    except RuntimeError as outer:
+        assert _signal_behind(outer) == 15
+    try:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise ValueError("while importing")
+    except ValueError as outer:
+        assert _signal_behind(outer) == 2
+    assert _signal_behind(ValueError("a bug")) is None

@@ -231,12 +231,36 @@ def main(argv: list[str] | None = None) -> None:
         if _early:
             raise EarlySignal(_early[0])
         code = cli.main(args=argv, prog_name="surge", standalone_mode=False, obj=session)
-    except (EarlySignal, KeyboardInterrupt) as exc:
-        signum = exc.signum if isinstance(exc, EarlySignal) else int(signal.SIGINT)
+    except BaseException as exc:
+        code = _exit_for(exc, session)
+    sys.exit(int(code or 0))
+
+
+def _signal_behind(exc: BaseException) -> int | None:
+    """The signal an exception stands for: a Ctrl-C / SIGTERM itself, or one that code in between
+    wrapped (a dataclass being created turns it into a RuntimeError, a scenario import into a
+    ScenarioError): the user stopped us, that is not a bug or a bad scenario."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, EarlySignal):
+            return exc.signum
+        if isinstance(exc, KeyboardInterrupt):
+            return int(signal.SIGINT)
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _exit_for(exc: BaseException, session: Session) -> int:
+    """One line and the documented exit code for whatever ended the command."""
+    signum = _signal_behind(exc)
+    if signum is not None:
         if session.debug:
-            traceback.print_exc()
+            traceback.print_exception(exc)
         click.echo(f"surge: interrupted by {signal.Signals(signum).name}", err=True)
-        code = _signal_code(signum)
+        return _signal_code(signum)
+    try:
+        raise exc
     except click.exceptions.NoArgsIsHelpError as exc:
         click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
         code = ExitCode.USAGE
@@ -253,13 +277,13 @@ def main(argv: list[str] | None = None) -> None:
         code = exc.exit_code
     except SystemExit as exc:
         code = exc.code
-    except Exception as exc:  # a bug of ours: one line, a hint, and the traceback only with --debug
+    except BaseException as exc:  # a bug of ours: one line, a hint, and the traceback only with --debug
         if session.debug:
             traceback.print_exc()
         _error(f"surge: internal error: {type(exc).__name__}: {exc} "
                "(run with --debug for the traceback, and please report it)")
         code = ExitCode.CANNOT_PROCEED
-    sys.exit(int(code or 0))
+    return int(code or 0)
 
 
 def _error(line: str) -> None:
