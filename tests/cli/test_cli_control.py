@@ -212,12 +212,14 @@ def test_sigterm_in_a_hung_teardown_keeps_the_results_written_before_it(tmp_path
     wait_until(lambda: (tmp_path / "teardown.began").exists(), timeout_s=30)
     assert all_files(tmp_path)  # written before teardown began
     assert summary(tmp_path)["status"] == "passed"
+    assert 'id="verdict">passed<' in (tmp_path / "out" / "report.html").read_text()
     proc.send_signal(signal.SIGTERM)
     code, out, err, took = finish(proc, 10)
     assert code == 143, err
     assert took < 2
     s = summary(tmp_path)  # revised
     assert s["status"] == "interrupted"
+    assert 'id="verdict">interrupted<' in (tmp_path / "out" / "report.html").read_text()  # revised too
     assert s["status_reasons"] == ["interrupted by SIGTERM during teardown(), after the load"]
     assert s["total"]["requests"] == target.stats()["requests_total"] > 0
     assert "teardown() was abandoned: the run was interrupted while it ran" in s["warnings"]

@@ -39,6 +39,8 @@ def test_demo_runs_passes_and_writes_the_results(tmp_path):
     assert "Traceback" not in proc.stderr
     missing = [name for name in RESULT_FILES if not (out / name).is_file()]
     assert not missing, missing
+    report = (out / "report.html").read_text()  # the page for people, self-contained
+    assert 'id="verdict">passed<' in report and "<script src" not in report and "<link" not in report
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "passed"
     assert summary["profile"] == "smoke"

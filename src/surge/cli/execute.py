@@ -1,8 +1,8 @@
 """Wiring of one run: settle the plan, load the scenario, choose the outputs, run.
 
-The outputs — the threshold judge, the results folder, the terminal view — are subscribers of
-the run (``surge.outputs.base``); the run hands each the result when the load is over, so the
-files are written whatever happens once the load has started (thresholds failed, Ctrl-C,
+The outputs — the threshold judge, the results folder, report.html (after the folder it reads),
+the terminal view — are subscribers of the run (``surge.outputs.base``); the run hands each the
+result when the load is over, so the files are written whatever happens once the load has started (thresholds failed, Ctrl-C,
 SIGTERM, a worker lost). If no load ran (the preflight or setup failed) the folder this run
 created is removed again, with the parents it created (the default ``results/``).
 """
@@ -22,6 +22,7 @@ from ..engine.guard import Escalated, LoopGuard
 from ..engine.run import Run
 from ..monitors.wiring import watch_for
 from ..outputs.monitor_csv import MonitorSeriesWriter
+from ..outputs.report import ReportWriter
 from ..engine.scenario import Scenario, load_scenario, run_redactor
 from ..model.errors import ConfigError, SurgeError
 from ..model.plan import TestPlan
@@ -100,7 +101,7 @@ def _execute(plan: TestPlan, scenario: Scenario) -> int:
     outputs = [ThresholdJudge.for_plan(plan)]
     if watch.sampler is not None:
         outputs.append(MonitorSeriesWriter(out_dir, reports=watch.sampler.reports))
-    run = Run(plan, scenario, outputs=[*outputs, writer, view], out_dir=str(out_dir), monitors=watch.sampler)
+    run = Run(plan, scenario, outputs=[*outputs, writer, ReportWriter(out_dir), view], out_dir=str(out_dir), monitors=watch.sampler)
     result = None
     try:
         result = _run_with_signals(run)

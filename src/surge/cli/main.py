@@ -49,6 +49,7 @@ from ..model.errors import ExitCode, SurgeError
 from ..model.redact import redact_text
 from .db import db_group  # noqa: E402
 from .monitor import monitor_command  # noqa: E402
+from .report import report_command  # noqa: E402
 from .session import Session
 
 RUN_HELP = """Run SCENARIO (a Python file of HttpUser classes) against --host.
@@ -192,6 +193,7 @@ def demo_command(session: Session, **options) -> None:
 
 cli.add_command(db_group)
 cli.add_command(monitor_command)
+cli.add_command(report_command)
 
 
 def _clean(options: dict) -> dict:
