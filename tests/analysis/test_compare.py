@@ -57,7 +57,7 @@ def test_a_run_made_slower_is_flagged_on_that_endpoint_only(seed, centre, cv, n,
     base = run_of("b", {"GET /slow": noisy(rng, centre, centre * cv, n), "GET /same": noisy(rng, 1, 0.1, n)})
     cur = run_of("c", {"GET /slow": noisy(rng, centre * factor, centre * factor * cv, n),
                        "GET /same": noisy(rng, 1, 0.1, n)})
-    result = compare(base, cur)
+    result = compare(base, cur, min_latency_change_ms=0)
     assert {r.series for r in result.regressions} == {"GET /slow"}
     assert {r.metric for r in result.regressions} == {"p50", "p95", "p99"}
     assert result.rows[0].regression  # regressions first
@@ -68,7 +68,14 @@ def test_a_change_within_tolerance_is_not_flagged_even_when_beyond_noise():
     cur = run_of("c", {"GET /a": [10.5] * 10})  # +5%, noise 0
     result = compare(base, cur, tolerance=0.10)
     assert not result.regressed
-    assert compare(base, cur, tolerance=0.04).regressed
+    assert compare(base, cur, tolerance=0.04, min_latency_change_ms=0.5).regressed
+
+
+def test_a_latency_change_under_the_floor_is_not_a_regression():
+    base = run_of("b", {"GET /a": [0.4] * 10})
+    cur = run_of("c", {"GET /a": [0.55] * 10})  # +37%, noise 0: the run-to-run jitter of a loopback target
+    assert not compare(base, cur).regressed
+    assert {r.metric for r in compare(base, cur, min_latency_change_ms=0.05).regressions} == {"p50", "p95", "p99"}
 
 
 def test_a_change_beyond_tolerance_but_within_noise_is_not_flagged():
@@ -122,7 +129,7 @@ def test_compare_json_validates_against_its_schema_and_markdown_lists_regression
     jsonschema.Draft202012Validator.check_schema(schema)
     base = run_of("b", {"GET /a": [1.0] * 5, "GET /old": [1.0] * 5}, errors=0.0)
     cur = run_of("c", {"GET /a": [3.0] * 5, "GET /new": [1.0] * 5}, errors=0.1)
-    result = compare(base, cur)
+    result = compare(base, cur, min_latency_change_ms=0.5)
     doc = json.loads(render_compare_json(result))
     jsonschema.validate(doc, schema)
     assert doc == compare_dict(result) | {"rows": doc["rows"]}

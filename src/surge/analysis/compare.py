@@ -22,7 +22,10 @@ Glossary:
   tolerance applies.
 * **regression**: a change for the worse whose relative size (whole-run figures) exceeds the
   tolerance *and* whose shift, for the worse too, exceeds the noise (a Welch-style test on the
-  interval values). A baseline of 0 (no errors) counts any worsening as
+  interval values); for a latency, the change must also be at least ``min_latency_change_ms``
+  (default 1 ms). The interval spread is within one run; between two runs the generator's own
+  scheduling jitter (an event loop on a busy CI machine) can move a sub-millisecond loopback
+  latency by 40% with both runs steady, which no within-run noise estimate sees. A baseline of 0 (no errors) counts any worsening as
   beyond the tolerance, so only the noise guards it.
 """
 from __future__ import annotations
@@ -37,6 +40,7 @@ LATENCIES = ("p50", "p95", "p99")
 NOISE_K = 3.0
 TRIM_ABOVE = 4  # with more intervals than this, the first and last (partial, ramping) are left out
 DEFAULT_TOLERANCE = 0.10
+DEFAULT_MIN_LATENCY_CHANGE_MS = 1.0
 OVERALL = "*"
 
 
@@ -75,6 +79,7 @@ class Comparison:
     baseline: str
     current: str
     tolerance: float
+    min_latency_change_ms: float
     rows: tuple[Row, ...]
     added: tuple[str, ...]
     removed: tuple[str, ...]
@@ -98,21 +103,24 @@ def series_from(figures: Mapping[str, float], intervals: Sequence[Mapping[str, f
                   intervals={m: [float(i[m]) for i in intervals if m in i] for m in METRICS})
 
 
-def compare(baseline: RunData, current: RunData, tolerance: float = DEFAULT_TOLERANCE,
-            k: float = NOISE_K) -> Comparison:
+def compare(baseline: RunData, current: RunData, tolerance: float = DEFAULT_TOLERANCE, k: float = NOISE_K,
+            min_latency_change_ms: float = DEFAULT_MIN_LATENCY_CHANGE_MS) -> Comparison:
     """Compare every series present in both runs; regressions first, then by series and metric."""
     common = [key for key in current.series if key in baseline.series]
     rows = [row for key in sorted(common, key=_series_order)
-            for row in compare_series(key, baseline.series[key], current.series[key], tolerance, k)]
+            for row in compare_series(key, baseline.series[key], current.series[key], tolerance, k,
+                                      min_latency_change_ms)]
     rows.sort(key=lambda r: not r.regression)  # stable: order within each group kept
     return Comparison(
-        baseline=baseline.label, current=current.label, tolerance=tolerance, rows=tuple(rows),
+        baseline=baseline.label, current=current.label, tolerance=tolerance,
+        min_latency_change_ms=min_latency_change_ms, rows=tuple(rows),
         added=tuple(sorted(set(current.series) - set(baseline.series))),
         removed=tuple(sorted(set(baseline.series) - set(current.series))),
     )
 
 
-def compare_series(key: str, base: Series, cur: Series, tolerance: float, k: float = NOISE_K) -> list[Row]:
+def compare_series(key: str, base: Series, cur: Series, tolerance: float, k: float = NOISE_K,
+                   min_latency_change_ms: float = DEFAULT_MIN_LATENCY_CHANGE_MS) -> list[Row]:
     rows = []
     for metric, higher_is_worse in METRICS.items():
         if metric not in base.figures or metric not in cur.figures:
@@ -125,6 +133,8 @@ def compare_series(key: str, base: Series, cur: Series, tolerance: float, k: flo
         noise = noise_of(b_intervals, c_intervals, k)
         shift = None if noise is None else _mean(c_intervals) - _mean(b_intervals)
         beyond_tolerance = worse and (relative is None or abs(relative) > tolerance)
+        if metric in LATENCIES:
+            beyond_tolerance = beyond_tolerance and abs(delta) >= min_latency_change_ms
         beyond_noise = shift is None or ((shift > 0) == (delta > 0) and abs(shift) > noise)
         rows.append(Row(key, metric, b, c, delta, relative, shift, noise, worse, beyond_tolerance and beyond_noise))
     return rows

@@ -22,6 +22,7 @@ def compare_dict(c: Comparison) -> dict[str, Any]:
         "baseline": c.baseline,
         "current": c.current,
         "tolerance": c.tolerance,
+        "min_latency_change_ms": c.min_latency_change_ms,
         "noise_method": METHOD,
         "regressed": c.regressed,
         "regressions": len(c.regressions),
@@ -38,7 +39,8 @@ def render_compare_json(c: Comparison) -> str:
 def render_compare_md(c: Comparison) -> str:
     verdict = (f"**{len(c.regressions)} regression(s)**" if c.regressed else "no regression")
     lines = [f"## surge compare: {verdict}", "",
-             f"Baseline `{c.baseline}`, current `{c.current}`; tolerance {c.tolerance:.0%}, "
+             f"Baseline `{c.baseline}`, current `{c.current}`; tolerance {c.tolerance:.0%} "
+             f"(latencies: and at least {c.min_latency_change_ms:g} ms), "
              "a regression also needs the shift of the per-interval means beyond the noise "
              f"({NOISE_K:g} x their combined standard error).", "",
              "| | series | metric | baseline | current | delta | relative | shift | noise |",
