@@ -117,3 +117,48 @@ def test_help_explains_the_noise_method_and_exit_codes(tmp_path):
     assert proc.returncode == 0
     for words in ("--tolerance", "standard error", "stats_history.csv", "GITHUB_STEP_SUMMARY", "Exit codes"):
         assert words in proc.stdout
+
+
+def run_with_baseline(target, tmp_path: Path, baseline: Path, delay_ms: int, *extra: str) -> subprocess.CompletedProcess:
+    scenario = tmp_path / "scenario.py"
+    scenario.write_text(textwrap.dedent(SCENARIO.format(delay_ms=delay_ms)))
+    return subprocess.run([SURGE, "run", str(scenario), "--host", target.url, "--processes", "1", "--live", "off",
+                           "--rate", "100", "--duration", "4s", "--interval", "500ms", "--out", str(tmp_path / "out"),
+                           "--baseline", str(baseline), *extra],
+                          cwd=tmp_path, env=clean_env(), capture_output=True, text=True, timeout=60)
+
+
+def summary_validator() -> jsonschema.Draft202012Validator:
+    schema = json.loads(resources.files("surge.outputs").joinpath("schema/summary.schema.json").read_text())
+    return jsonschema.Draft202012Validator(schema)
+
+
+def test_run_with_a_baseline_of_the_same_target_passes_with_the_comparison_in_the_summary(runs, target, tmp_path):
+    proc = run_with_baseline(target, tmp_path, runs["base"], 5)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    doc = json.loads((tmp_path / "out" / "summary.json").read_text())
+    summary_validator().validate(doc)
+    assert doc["status"] == "passed" and doc["thresholds"] == []
+    assert doc["baseline"]["baseline"] == str(runs["base"]) and not doc["baseline"]["regressed"]
+    assert (tmp_path / "out" / "compare.json").is_file() and (tmp_path / "out" / "compare.md").is_file()
+
+
+def test_run_with_a_baseline_fails_a_slower_target_like_a_threshold(runs, target, tmp_path):
+    proc = run_with_baseline(target, tmp_path, runs["base"], 40, "--threshold", "*: error_rate<1%")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    doc = json.loads((tmp_path / "out" / "summary.json").read_text())
+    summary_validator().validate(doc)
+    assert doc["status"] == "failed" and doc["baseline"]["regressed"]
+    failed = [t for t in doc["thresholds"] if not t["passed"]]
+    assert failed and {t["target"] for t in failed} == {"baseline"}
+    assert any(t["expression"].startswith("GET /slow p95 ") for t in failed)
+    assert not any("GET /fast" in t["expression"] for t in failed)
+    assert any(t["target"] == "*" and t["passed"] for t in doc["thresholds"])  # the threshold still judged
+    assert "baseline" in (tmp_path / "out" / "junit.xml").read_text()
+
+
+def test_run_with_a_baseline_that_is_not_a_results_folder_exits_2_before_any_load(target, tmp_path):
+    proc = run_with_baseline(target, tmp_path, tmp_path / "nowhere", 5)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"surge: error: {tmp_path / 'nowhere'} is not a results folder: no such directory"
+    assert not (tmp_path / "out").exists() and target.stats()["requests_total"] == 0
