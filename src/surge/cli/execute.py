@@ -16,6 +16,8 @@ from pathlib import Path
 
 from rich.console import Console
 
+from ..analysis.baseline import BaselineJudge
+from ..analysis.loader import load_run
 from ..config import settle
 from ..engine.executors.closed import settle_shape
 from ..engine.guard import Escalated, LoopGuard
@@ -29,6 +31,7 @@ from ..model.plan import TestPlan
 from ..model.summary import RunResult
 from ..outputs.results import ResultsWriter, default_out_dir
 from ..thresholds import ThresholdJudge
+from .compare import print_table, write_comparison
 from .console import ConsoleView
 from .describe import describe_plan, describe_scenario
 from .session import Session
@@ -86,6 +89,7 @@ def _out_dir(plan: TestPlan) -> Path:
 def _execute(plan: TestPlan, scenario: Scenario) -> int:
     plan = _with_host(plan, scenario)
     out_dir = _out_dir(plan)
+    baseline = _baseline_judge(plan, out_dir)  # not a results folder: exit 2 before any load
     view = ConsoleView(plan.live, Console(highlight=False))
     writer = ResultsWriter(out_dir)
     try:
@@ -98,7 +102,7 @@ def _execute(plan: TestPlan, scenario: Scenario) -> int:
     except BaseException:
         writer.discard()
         raise
-    outputs = [ThresholdJudge.for_plan(plan)]
+    outputs = [ThresholdJudge.for_plan(plan), *([baseline] if baseline else [])]
     if watch.sampler is not None:
         outputs.append(MonitorSeriesWriter(out_dir, reports=watch.sampler.reports))
     run = Run(plan, scenario, outputs=[*outputs, writer, ReportWriter(out_dir), view], out_dir=str(out_dir), monitors=watch.sampler)
@@ -110,7 +114,16 @@ def _execute(plan: TestPlan, scenario: Scenario) -> int:
         if result is None:  # no load ran (preflight or setup failed): leave no half-empty folder behind
             view.close()
             writer.discard()
+    if baseline is not None and baseline.comparison is not None:
+        print_table(baseline.comparison)
+        write_comparison(baseline.comparison, out_dir)
     return result.exit_code
+
+
+def _baseline_judge(plan: TestPlan, out_dir: Path) -> BaselineJudge | None:
+    if plan.baseline_dir is None:
+        return None
+    return BaselineJudge(load_run(plan.baseline_dir), label=str(out_dir))
 
 
 def _run_with_signals(run: Run) -> RunResult:

@@ -47,6 +47,7 @@ import click  # noqa: E402
 from .. import __version__
 from ..model.errors import ExitCode, SurgeError
 from ..model.redact import redact_text
+from .compare import compare_command  # noqa: E402
 from .db import db_group  # noqa: E402
 from .monitor import monitor_command  # noqa: E402
 from .report import report_command  # noqa: E402
@@ -65,8 +66,9 @@ Profiles: smoke, load (baseline), peak, stress, spike, soak, ramp.
 Durations: 500ms, 2s, 5m, 1h; a bare number is seconds.
 
 \b
-Exit codes: 0 passed; 1 thresholds failed (or, with no thresholds set, requests
-failed: --exit-code-on-error changes that code); 2 usage or configuration error;
+Exit codes: 0 passed; 1 thresholds failed or a regression against --baseline
+(or, with no thresholds set, requests failed: --exit-code-on-error changes
+that code); 2 usage or configuration error;
 3 could not proceed or did nothing (target unreachable, scenario failed to import,
 no request sent, no user started, a worker lost without --allow-worker-loss);
 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
@@ -113,6 +115,10 @@ def _workload_options(fn):
         click.option("--health", metavar="PATH", help="Path polled before the run starts, e.g. /health."),
         click.option("--health-timeout", metavar="DURATION", help="How long --health waits for the target (default 30s)."),
         click.option("--out", "-o", metavar="DIR", help="Results folder (default results/<scenario>-<profile>-<UTC time>/)."),
+        click.option("--baseline", metavar="DIR",
+                     help="Compare this run with the results folder DIR at the end, as `surge compare` does "
+                          "with its defaults (see `surge compare --help`): a regression fails the "
+                          "run like a threshold (exit 1); compare.json and compare.md go into the results folder."),
         click.option("--insecure", is_flag=True, default=None, help="Skip TLS certificate verification."),
         click.option("--follow-redirects", is_flag=True, default=None, help="Follow 3xx redirects."),
         click.option("--no-compression", "compression", is_flag=True, flag_value=False, default=None,
@@ -191,6 +197,7 @@ def demo_command(session: Session, **options) -> None:
     sys.exit(run_demo(_clean(options), session=session))
 
 
+cli.add_command(compare_command)
 cli.add_command(db_group)
 cli.add_command(monitor_command)
 cli.add_command(report_command)

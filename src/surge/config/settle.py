@@ -100,7 +100,7 @@ CONVERT: dict[str, Callable[[Raw], Any]] = {
     "redis": lambda raw: src.to_service_url(raw, ("redis", "rediss", "unix"), "redis://127.0.0.1:6379/0"),
     "host_monitor": src.to_bool, "monitor_interval": _interval,
     "hook_timeout": src.to_duration, "iterations": src.to_int,
-    "think_time": _zero_ok,
+    "think_time": _zero_ok, "baseline": src.to_path,
 }
 FILE_KEYS = set(CONVERT) - {"config", "threshold"}
 ENV_KEYS = set(CONVERT) - {"stages", "headers", "thresholds", "threshold"}
@@ -191,6 +191,7 @@ def _plan(v: dict[str, Any], raws: dict[str, Raw], file_raw: dict[str, Raw], cli
         health_path=v.get("health"),
         health_timeout_s=v.get("health_timeout", 30.0),
         out_dir=v.get("out"),
+        baseline_dir=v.get("baseline"),
         insecure=v.get("insecure", False),
         follow_redirects=v.get("follow_redirects", False),
         compression=v.get("compression", True),

@@ -31,8 +31,8 @@ class Fanout:
             self._call(out, "handle", event)
 
     def judge(self, stats: Any, elapsed_s: float, *, final: bool) -> Judgement:
-        """Every judge's results together; the first abort (and step) wins."""
-        results, abort, step = [], None, None
+        """Every judge's results and sections together; the first abort (and step) wins."""
+        results, abort, step, sections = [], None, None, {}
         for out in self._having("judge"):
             try:
                 j = out.judge(stats, elapsed_s, final=final)
@@ -43,7 +43,8 @@ class Fanout:
             results += j.results
             abort = abort or j.abort
             step = step or j.step
-        return Judgement(tuple(results), abort, step)
+            sections.update(j.sections)
+        return Judgement(tuple(results), abort, step, sections)
 
     @property
     def judging(self) -> bool:

@@ -487,7 +487,8 @@ class Run:
         plan, stats = self.plan, self.stats
         if self.monitors is not None:
             stats.monitors = self.monitors.sections()
-        results = self._outputs.judge(stats, duration_s, final=True).results if self._outputs.judging else ()
+        judgement = self._outputs.judge(stats, duration_s, final=True) if self._outputs.judging else Judgement()
+        results = judgement.results
         self._facts_cache = self._facts(results)
         self._hook_warnings_at_finish = len(self._hook_warnings)
         status, code, reasons = decide(self._facts_cache)
@@ -505,6 +506,7 @@ class Run:
                             dict(sorted(self._class_peaks.items()))),
             status_reasons=reasons, iterations=stats.iterations, iterations_limit=plan.iterations,
             monitors=stats.monitors if self.monitors is not None else {},
+            baseline=judgement.sections.get("baseline"),
         )
         result = RunResult(redact_summary(summary, self._redact), stats.histograms(), code, self.out_dir)
         self._outputs.finish(result)

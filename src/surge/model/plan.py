@@ -119,6 +119,8 @@ class TestPlan:
     health_path: str | None = None
     health_timeout_s: float = 30.0
     out_dir: str | None = None
+    #: ``--baseline DIR``: a results folder this run is compared with at the end (regressions fail it)
+    baseline_dir: str | None = None
     insecure: bool = False
     follow_redirects: bool = False
     #: send ``Accept-Encoding: gzip, deflate`` unless the scenario sets its own (--no-compression: not)

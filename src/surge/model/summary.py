@@ -100,6 +100,9 @@ class Judgement:
     #: with --until-break: the step whose window was judged (number, level, window; see
     #: ``surge.thresholds.steps``), for the breaking point
     step: dict | None = None
+    #: summary sections a judge adds to the final judgement, by key (``baseline``: the
+    #: comparison of ``surge run --baseline``); the run puts them in the summary
+    sections: dict = field(default_factory=dict)
 
     @property
     def failing(self) -> tuple[ThresholdResult, ...]:
@@ -202,6 +205,8 @@ class RunSummary:
     #: iterations started (task picks; open: arrivals served) and the --iterations bound, if any
     iterations: int = 0
     iterations_limit: int | None = None
+    #: ``surge run --baseline DIR``: the comparison with that run (compare.json's shape)
+    baseline: dict | None = None
     schema: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict:

@@ -36,8 +36,9 @@ def render_summary_json(summary: RunSummary) -> str:
 
 
 def summary_dict(s: RunSummary) -> dict[str, Any]:
-    """The summary as the ordered, rounded dict that summary.json holds (no redaction here)."""
-    return {
+    """The summary as the ordered, rounded dict that summary.json holds (no redaction here);
+    ``baseline`` only after ``surge run --baseline``."""
+    doc = {
         "schema": s.schema,
         "status": s.status,
         "scenario": s.scenario,
@@ -63,6 +64,9 @@ def summary_dict(s: RunSummary) -> dict[str, Any]:
         "monitors": _plain(s.monitors),
         "iterations": {"count": s.iterations, "limit": s.iterations_limit},
     }
+    if s.baseline is not None:
+        doc["baseline"] = s.baseline  # compare.json's shape, rounded there already
+    return doc
 
 
 def _latency(lat: Latency) -> dict[str, float | None]:
