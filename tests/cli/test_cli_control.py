@@ -318,3 +318,19 @@ def test_cancelled_requests_never_make_the_history_go_backwards(tmp_path, target
     assert s["total"]["cancelled"] >= 1  # the load ended with requests in flight
     assert totals[-1] == s["total"]["requests"]
     assert s["total"]["requests"] + s["total"]["cancelled"] == target.stats()["requests_total"]
+
+
+def test_a_rate_far_beyond_the_generator_ends_on_time_with_every_arrival_accounted(tmp_path, target):
+    """1,000,000 arrivals/s for 1 s with 200 users: most are dropped, counted without being
+    walked one by one (at 1e12/s that walk held the worker for good), and the run ends on time."""
+    began = time.monotonic()
+    proc = start(tmp_path, SLOW.replace("/delay/700", "/ok"), target.url, "--rate", "1000000", "--duration", "1s",
+                 "--max-users", "200", "--processes", "2", "--no-host-monitor")
+    code, out, err, _ = finish(proc, 30)
+    assert code == 0, err
+    assert time.monotonic() - began < 15
+    s = summary(tmp_path)
+    total = s["total"]
+    assert total["requests"] + total["cancelled"] + s["dropped_iterations"] == 1_000_000
+    assert total["requests"] + total["cancelled"] == target.stats()["requests_total"]
+    assert s["dropped_iterations"] > 500_000

@@ -115,7 +115,6 @@ class Run:
         self._hook: str | None = None  # the hook running now
         self._hook_warnings: list[str] = []
         self._interrupted: asyncio.Event | None = None
-        self._hard = False  # a hard stop was asked (second signal, or escalation)
         #: perf_counter time past which workers that have not ended are escalated, then killed
         self.deadline: float | None = None
         self._lag_max = 0.0
@@ -137,7 +136,6 @@ class Run:
             self._preflight.cancel()
         if self.state is RunState.RUNNING or self.state is RunState.STOPPING:
             self.state = self.state.transition(RunState.STOPPING)
-            self._hard = self._hard or hard
             self.launcher.stop(hard=hard)
             self._move_deadline(1.0 if hard else self.plan.graceful_stop_s + 1.0)
 
@@ -284,7 +282,7 @@ class Run:
                 await asyncio.sleep(0.1)
                 continue
             if not escalated:  # a hard stop, and the code holding a worker's loop interrupted
-                escalated = self._hard = True
+                escalated = True
                 if self.state is RunState.RUNNING:
                     self.state = self.state.transition(RunState.STOPPING)
                 self.launcher.stop(hard=True)

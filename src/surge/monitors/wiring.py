@@ -64,9 +64,12 @@ def watch_for(plan: TestPlan, out_dir: Path) -> Watch:
 
             pid = pid_listening_on(plan.monitor_port)
         if pid:
-            from .target import TargetMonitor
+            from .target import TargetMonitor, default_warmup_s
 
-            monitors.append(TargetMonitor(pid))
+            # the plan's warm-up, not a share of what was sampled, so an interrupted run keeps it;
+            # a run bounded by --iterations or a shape of unknown length has no length to share
+            known = plan.duration_s > 0 and not plan.iterations
+            monitors.append(TargetMonitor(pid, warmup_s=default_warmup_s(plan.duration_s) if known else None))
         if plan.host_monitor:
             from .generator import GeneratorMonitor
             from .host import HostMonitor
