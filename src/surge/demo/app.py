@@ -1,19 +1,31 @@
 """The demo target: a small "corrections" API that ``surge demo`` puts under load.
 
-Endpoints (JSON in, JSON out; timestamps are ISO 8601 UTC strings):
+Endpoints (JSON in, JSON out; timestamps are ISO 8601 UTC strings). Most take two request
+shapes: the original one, and the one the corrections guide's own locustfile sends (its
+subjects are ``{type, id}`` with text ids); each correction answers in the shape that wrote it.
 
-- ``POST /v1/corrections`` ``{"subject_id": int, "field": str, "value": str}`` -> 201 with the
-  correction. An ``Idempotency-Key`` header makes retries safe: the same key again returns the
-  *same* correction, again with **201** (like the first answer, as Stripe does) plus the header
-  ``Idempotent-Replayed: true``; no second row is written. The same key with a different body
-  is a client bug -> 409. An invalid body -> 422.
-- ``GET /v1/facts?subject_id=N`` -> 200, the current facts: the latest correction per field.
-- ``GET /v1/history?subject_id=N&limit=K`` -> 200, corrections newest first (K: 1..100, default 20).
-- ``POST /v1/enforcement/heartbeat`` ``{"agent_id": str}`` -> 201, records a heartbeat.
+- ``POST /v1/corrections`` ``{"subject_id": int, "field": str, "value": str}``, or the guide's
+  ``{"subject": {"type": str, "id": str}, "field_key": str, "value": any JSON, "class": str,
+  "permissions": {"readers": [str]}, "actor": {...}, "idempotency_key": str}`` (``class``
+  defaults to "FACT"; ``permissions`` and ``actor`` are optional) -> 201 with the correction.
+  An idempotency key (the ``Idempotency-Key`` header or the body's ``idempotency_key``) makes
+  retries safe: the same key again returns the *same* correction, again with **201** (like the
+  first answer, as Stripe does) plus the header ``Idempotent-Replayed: true``; no second row is
+  written. The same key with a different body is a client bug -> 409. An invalid body -> 422.
+- ``GET /v1/facts?subject_id=N`` or ``?subject_type=T&subject_id=ID[&requester_id=R]`` -> 200,
+  the current facts: the latest correction per field, leaving out those whose
+  ``permissions.readers`` does not name the requester.
+- ``GET /v1/history?subject_id=N&limit=K`` (or ``subject_type=T&subject_id=ID``) -> 200,
+  corrections newest first (K: 1..100, default 20).
+- ``POST /v1/enforcement/heartbeat`` ``{"agent_id": str}`` or the guide's ``{"system_id": str,
+  "enforced_correction_version": str | int}`` -> 201, records a heartbeat.
 - ``GET /v1/enforcement/status`` -> 200, agent and heartbeat counts, last heartbeat per agent.
 - ``GET /v1/enforcement/escalation?stale_after_s=S`` -> 200, agents silent for more than S
   seconds (default 30), oldest first.
 - ``GET /health`` -> 200 ``{"status": "ok"}`` once the database answers, else 503.
+
+Tenancy: the ``X-Tenant-Id`` header (1..64 characters) scopes every read and write, idempotency
+keys included; requests without it share the tenant "".
 
 Storage is chosen by :func:`create_app`: SQLite (a file or ``:memory:``) by default, PostgreSQL
 for a ``postgresql://`` URL; ``DATABASE_URL`` is used when no database is passed.
@@ -41,6 +53,8 @@ from .store import Store, open_store
 DEFAULT_DATABASE = ":memory:"
 _MAX_FIELD_LEN = 64
 _MAX_VALUE_LEN = 1024
+_MAX_JSON_LEN = 4096  # value, permissions and actor of the guide's shape, as JSON text
+_MAX_CLASS_LEN = 32
 _MAX_KEY_LEN = 255
 _MAX_HISTORY = 100
 _MAX_STALE_AGENTS = 100
@@ -87,12 +101,12 @@ async def _json_object(request: Request) -> dict[str, Any]:
     return body
 
 
-def _str_field(body: dict[str, Any], name: str, max_len: int) -> str:
+def _str_field(body: dict[str, Any], name: str, max_len: int, loc: str = "body") -> str:
     value = body.get(name)
     if not isinstance(value, str):
-        raise Invalid(f"body.{name}", "field required (a string)")
+        raise Invalid(f"{loc}.{name}", "field required (a string)")
     if not value or len(value) > max_len:
-        raise Invalid(f"body.{name}", f"must be 1..{max_len} characters")
+        raise Invalid(f"{loc}.{name}", f"must be 1..{max_len} characters")
     return value
 
 
@@ -105,56 +119,191 @@ def _subject_id(body: dict[str, Any]) -> int:
     return value
 
 
+def _tenant(request: Request) -> str:
+    """The ``X-Tenant-Id`` header scopes every read and write; without it, the tenant ""."""
+    tenant = request.headers.get("x-tenant-id")
+    if tenant is None:
+        return ""
+    if not 1 <= len(tenant) <= _MAX_FIELD_LEN:
+        raise Invalid("header.X-Tenant-Id", f"must be 1..{_MAX_FIELD_LEN} characters")
+    return tenant
+
+
+def _canonical(value: Any, loc: str) -> str:
+    """JSON text with sorted keys, so equal values compare equal as stored strings."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    if len(text) > _MAX_JSON_LEN:
+        raise Invalid(loc, f"must encode to at most {_MAX_JSON_LEN} characters of JSON")
+    return text
+
+
+def _optional_object(body: dict[str, Any], name: str) -> str | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise Invalid(f"body.{name}", "must be a JSON object")
+    return _canonical(value, f"body.{name}")
+
+
+def _readers(permissions: dict[str, Any] | None) -> list[str] | None:
+    """Who may read a correction: None means everyone (no ``permissions.readers`` list)."""
+    readers = (permissions or {}).get("readers")
+    return readers if isinstance(readers, list) else None
+
+
+def _guide_subject(body: dict[str, Any]) -> tuple[str, str]:
+    subject = body.get("subject")
+    if not isinstance(subject, dict):
+        raise Invalid("body.subject", 'field required (an object {"type": str, "id": str})')
+    kind = _str_field(subject, "type", _MAX_FIELD_LEN, "body.subject")
+    ident = subject.get("id")
+    if isinstance(ident, int) and not isinstance(ident, bool):
+        ident = str(ident)
+    return kind, _str_field({"id": ident}, "id", _MAX_KEY_LEN, "body.subject")
+
+
+def _idempotency_key(request: Request, body: dict[str, Any]) -> str | None:
+    """The key from the body (``idempotency_key``) or the ``Idempotency-Key`` header."""
+    header = request.headers.get("idempotency-key")
+    if "idempotency_key" in body and body["idempotency_key"] is not None:
+        key = _str_field(body, "idempotency_key", _MAX_KEY_LEN)
+        if header is not None and header != key:
+            raise Invalid("body.idempotency_key", "differs from the Idempotency-Key header")
+        return key
+    if header is not None and not 1 <= len(header) <= _MAX_KEY_LEN:
+        raise Invalid("header.Idempotency-Key", f"must be 1..{_MAX_KEY_LEN} characters")
+    return header
+
+
+def _new_correction(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+    """The correction a body asks for, in either shape (see the module docstring)."""
+    if "subject" in body or "subject_id" not in body and "field_key" in body:
+        subject_type, subject_id = _guide_subject(body)
+        field = _str_field(body, "field_key", _MAX_FIELD_LEN)
+        if "value" not in body:
+            raise Invalid("body.value", "field required (any JSON value)")
+        value = _canonical(body["value"], "body.value")
+        kind = body.get("class", "FACT")
+        if not isinstance(kind, str) or not 1 <= len(kind) <= _MAX_CLASS_LEN:
+            raise Invalid("body.class", f"must be a string of 1..{_MAX_CLASS_LEN} characters")
+        permissions = _optional_object(body, "permissions")
+        readers = _readers(body.get("permissions"))
+        if "readers" in (body.get("permissions") or {}) and (
+            readers is None or not all(isinstance(r, str) for r in readers)
+        ):
+            raise Invalid("body.permissions.readers", "must be a list of strings")
+        actor = _optional_object(body, "actor")
+    else:
+        subject_type, subject_id = "", str(_subject_id(body))
+        field = _str_field(body, "field", _MAX_FIELD_LEN)
+        value = json.dumps(_str_field(body, "value", _MAX_VALUE_LEN))
+        kind, permissions, actor = "FACT", None, None
+    return {
+        "subject_type": subject_type, "subject_id": subject_id, "field": field, "value": value,
+        "class": kind, "permissions": permissions, "actor": actor,
+        "idempotency_key": _idempotency_key(request, body),
+    }
+
+
 def _render_correction(c: dict[str, Any]) -> dict[str, Any]:
-    return {**c, "created_at": _iso(c["created_at"])}
+    """A stored correction as the shape that wrote it answers: the original integer-subject
+    shape for subject type "", the guide's ``subject``/``field_key`` shape otherwise."""
+    common = {"id": c["id"], "value": json.loads(c["value"])}
+    tail = {"idempotency_key": c["idempotency_key"], "created_at": _iso(c["created_at"])}
+    if c["subject_type"] == "":
+        return {**common, "subject_id": int(c["subject_id"]), "field": c["field"], **tail}
+    return {
+        **common,
+        "subject": {"type": c["subject_type"], "id": c["subject_id"]},
+        "field_key": c["field"],
+        "class": c["class"],
+        "permissions": None if c["permissions"] is None else json.loads(c["permissions"]),
+        "actor": None if c["actor"] is None else json.loads(c["actor"]),
+        **tail,
+    }
+
+
+_FINGERPRINT = ("subject_type", "subject_id", "field", "value", "class", "permissions", "actor")
 
 
 async def create_correction(request: Request) -> JSONResponse:
-    body = await _json_object(request)
-    subject_id = _subject_id(body)
-    field = _str_field(body, "field", _MAX_FIELD_LEN)
-    value = _str_field(body, "value", _MAX_VALUE_LEN)
-    key = request.headers.get("idempotency-key")
-    if key is not None and not 1 <= len(key) <= _MAX_KEY_LEN:
-        raise Invalid("header.Idempotency-Key", f"must be 1..{_MAX_KEY_LEN} characters")
-    correction, created = await _store(request).create_correction(subject_id, field, value, key)
-    if not created and (correction["subject_id"], correction["field"], correction["value"]) != (
-        subject_id,
-        field,
-        value,
-    ):
+    tenant = _tenant(request)
+    new = _new_correction(request, await _json_object(request))
+    correction, created = await _store(request).create_correction(tenant, new)
+    if not created and any(correction[k] != new[k] for k in _FINGERPRINT):
         detail = "Idempotency-Key already used with a different body"
         return JSONResponse({"detail": detail}, status_code=409)
     headers = {} if created else {"Idempotent-Replayed": "true"}
     return JSONResponse(_render_correction(correction), status_code=201, headers=headers)
 
 
+def _subject_query(request: Request) -> tuple[str, str]:
+    """``?subject_type=T&subject_id=ID`` (the guide's, any text id) or ``?subject_id=N``."""
+    if "subject_type" in request.query_params:
+        params = dict(request.query_params)
+        kind = _str_field(params, "subject_type", _MAX_FIELD_LEN, "query")
+        return kind, _str_field(params, "subject_id", _MAX_KEY_LEN, "query")
+    return "", str(_int_param(request, "subject_id", None, 1, 2**63 - 1))
+
+
 async def get_facts(request: Request) -> JSONResponse:
-    subject_id = _int_param(request, "subject_id", None, 1, 2**63 - 1)
-    facts = await _store(request).facts(subject_id)
-    return JSONResponse(
-        [{**f, "subject_id": subject_id, "updated_at": _iso(f["updated_at"])} for f in facts]
-    )
+    """The latest correction per field of a subject that ``requester_id`` may read: all without
+    a ``permissions.readers`` list, and those whose list names the requester."""
+    tenant, (kind, ident) = _tenant(request), _subject_query(request)
+    requester = request.query_params.get("requester_id")
+    facts = []
+    for f in await _store(request).facts(tenant, (kind, ident)):
+        permissions = None if f["permissions"] is None else json.loads(f["permissions"])
+        readers = _readers(permissions)
+        if readers is not None and requester not in readers:
+            continue
+        fact = {"value": json.loads(f["value"]), "correction_id": f["correction_id"]}
+        fact["updated_at"] = _iso(f["updated_at"])
+        if kind == "":
+            facts.append({"field": f["field"], **fact, "subject_id": int(ident)})
+        else:
+            subject = {"type": kind, "id": ident}
+            facts.append({"subject": subject, "field_key": f["field"], "class": f["class"], **fact})
+    return JSONResponse(facts)
 
 
 async def get_history(request: Request) -> JSONResponse:
-    subject_id = _int_param(request, "subject_id", None, 1, 2**63 - 1)
+    tenant, subject = _tenant(request), _subject_query(request)
     limit = _int_param(request, "limit", 20, 1, _MAX_HISTORY)
-    rows = await _store(request).history(subject_id, limit)
+    rows = await _store(request).history(tenant, subject, limit)
     return JSONResponse([_render_correction(c) for c in rows])
 
 
+def _version(body: dict[str, Any]) -> str | None:
+    """``enforced_correction_version``: optional, a string (the guide sends an ISO timestamp)
+    or a non-negative integer; stored as text."""
+    value = body.get("enforced_correction_version")
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return str(value)
+    if isinstance(value, str) and 1 <= len(value) <= _MAX_FIELD_LEN:
+        return value
+    loc = "body.enforced_correction_version"
+    raise Invalid(loc, f"must be a string of 1..{_MAX_FIELD_LEN} characters or an integer >= 0")
+
+
 async def post_heartbeat(request: Request) -> JSONResponse:
-    agent_id = _str_field(await _json_object(request), "agent_id", _MAX_FIELD_LEN)
+    tenant, body = _tenant(request), await _json_object(request)
+    name = "system_id" if "system_id" in body else "agent_id"
+    agent_id = _str_field(body, name, _MAX_FIELD_LEN)
+    version = _version(body)
     now = time.time()
-    count = await _store(request).heartbeat(agent_id, now)
-    return JSONResponse(
-        {"agent_id": agent_id, "received_at": _iso(now), "heartbeats": count}, status_code=201
-    )
+    count = await _store(request).heartbeat(tenant, agent_id, now, version)
+    answer: dict[str, Any] = {name: agent_id, "received_at": _iso(now), "heartbeats": count}
+    if name == "system_id":
+        answer["enforced_correction_version"] = version
+    return JSONResponse(answer, status_code=201)
 
 
 async def get_status(request: Request) -> JSONResponse:
-    agents = await _store(request).agents()
+    agents = await _store(request).agents(_tenant(request))
     latest = max((a["last_heartbeat_at"] for a in agents), default=None)
     return JSONResponse(
         {
@@ -167,6 +316,7 @@ async def get_status(request: Request) -> JSONResponse:
 
 
 async def get_escalation(request: Request) -> JSONResponse:
+    tenant = _tenant(request)
     raw = request.query_params.get("stale_after_s", "30")
     try:
         stale_after_s = float(raw)
@@ -175,7 +325,7 @@ async def get_escalation(request: Request) -> JSONResponse:
     if not 0 <= stale_after_s <= 86_400:
         raise Invalid("query.stale_after_s", f"must be between 0 and 86400, got {raw}")
     now = time.time()
-    stale = await _store(request).stale_agents(now - stale_after_s, _MAX_STALE_AGENTS)
+    stale = await _store(request).stale_agents(tenant, now - stale_after_s, _MAX_STALE_AGENTS)
     agents = [
         {
             "agent_id": a["agent_id"],

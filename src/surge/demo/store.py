@@ -25,71 +25,133 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, AsyncIterator, Protocol
 
-_COLUMNS = "id, subject_id, field, value, idempotency_key, created_at"
-_HISTORY_SQL = f"SELECT {_COLUMNS} FROM corrections WHERE subject_id = ? ORDER BY id DESC LIMIT ?"
+_COLUMNS = (
+    "id, subject_type, subject_id, field, value, class, permissions, actor, idempotency_key, "
+    "created_at"
+)
+_CORRECTION_KEYS = tuple(_COLUMNS.split(", "))
+_SUBJECT = "tenant_id = ? AND subject_type = ? AND subject_id = ?"
+_HISTORY_SQL = f"SELECT {_COLUMNS} FROM corrections WHERE {_SUBJECT} ORDER BY id DESC LIMIT ?"
+_BY_KEY_SQL = f"SELECT {_COLUMNS} FROM corrections WHERE tenant_id = ? AND idempotency_key = ?"
+_INSERT_SQL = (
+    "INSERT INTO corrections (tenant_id, subject_type, subject_id, field, value, class, "
+    "permissions, actor, idempotency_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 _FACTS_SQL = (
-    "SELECT field, value, correction_id, updated_at FROM facts WHERE subject_id = ? ORDER BY field"
+    "SELECT f.field, c.value, c.class, c.permissions, f.correction_id, f.updated_at "
+    "FROM facts f JOIN corrections c ON c.id = f.correction_id "
+    "WHERE f.tenant_id = ? AND f.subject_type = ? AND f.subject_id = ? ORDER BY f.field"
 )
 _FACTS_UPSERT = (
-    "INSERT INTO facts (subject_id, field, value, correction_id, updated_at) "
-    "VALUES (?, ?, ?, ?, ?) "
-    "ON CONFLICT (subject_id, field) DO UPDATE SET value = excluded.value, "
+    "INSERT INTO facts (tenant_id, subject_type, subject_id, field, correction_id, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (tenant_id, subject_type, subject_id, field) DO UPDATE SET "
     "correction_id = excluded.correction_id, updated_at = excluded.updated_at "
     "WHERE facts.correction_id < excluded.correction_id"
 )
 _HEARTBEAT_UPSERT = (
-    "INSERT INTO agents (agent_id, first_seen_at, last_heartbeat_at, heartbeats) "
-    "VALUES (?, ?, ?, 1) "
-    "ON CONFLICT (agent_id) DO UPDATE SET last_heartbeat_at = excluded.last_heartbeat_at, "
-    "heartbeats = agents.heartbeats + 1 RETURNING heartbeats"
+    "INSERT INTO agents (tenant_id, agent_id, first_seen_at, last_heartbeat_at, heartbeats, "
+    "enforced_version) VALUES (?, ?, ?, ?, 1, ?) "
+    "ON CONFLICT (tenant_id, agent_id) DO UPDATE SET "
+    "last_heartbeat_at = excluded.last_heartbeat_at, heartbeats = agents.heartbeats + 1, "
+    "enforced_version = COALESCE(excluded.enforced_version, agents.enforced_version) "
+    "RETURNING heartbeats"
 )
-_AGENTS_SQL = "SELECT agent_id, last_heartbeat_at, heartbeats FROM agents ORDER BY agent_id"
+_AGENTS_SQL = (
+    "SELECT agent_id, last_heartbeat_at, heartbeats FROM agents WHERE tenant_id = ? "
+    "ORDER BY agent_id"
+)
 _STALE_SQL = (
-    "SELECT agent_id, last_heartbeat_at FROM agents WHERE last_heartbeat_at < ? "
-    "ORDER BY last_heartbeat_at LIMIT ?"
+    "SELECT agent_id, last_heartbeat_at FROM agents WHERE tenant_id = ? "
+    "AND last_heartbeat_at < ? ORDER BY last_heartbeat_at LIMIT ?"
 )
+#: A column each table has only in the current layout; its absence means an older demo made it.
+_LAYOUT_MARKER = "tenant_id"
+_TABLES = ("corrections", "facts", "agents")
 
 
 def _schema(id_type: str, real: str) -> list[str]:
-    """DDL shared by both databases; only the id and float column types differ."""
+    """DDL shared by both databases; only the id and float column types differ.
+
+    Every row belongs to a tenant (``X-Tenant-Id``; "" when absent) and a subject is
+    ``(subject_type, subject_id)`` as text: the original integer ids are stored with type "".
+    ``value``, ``permissions`` and ``actor`` hold canonical JSON text.
+    """
     return [
-        f"CREATE TABLE IF NOT EXISTS corrections (id {id_type}, subject_id BIGINT NOT NULL, "
-        "field TEXT NOT NULL, value TEXT NOT NULL, idempotency_key TEXT UNIQUE, "
-        f"created_at {real} NOT NULL)",
-        "CREATE INDEX IF NOT EXISTS corrections_subject_idx ON corrections (subject_id, id)",
-        "CREATE TABLE IF NOT EXISTS facts (subject_id BIGINT NOT NULL, field TEXT NOT NULL, "
-        f"value TEXT NOT NULL, correction_id BIGINT NOT NULL, updated_at {real} NOT NULL, "
-        "PRIMARY KEY (subject_id, field))",
-        "CREATE TABLE IF NOT EXISTS agents (agent_id TEXT PRIMARY KEY, "
+        f"CREATE TABLE IF NOT EXISTS corrections (id {id_type}, tenant_id TEXT NOT NULL, "
+        "subject_type TEXT NOT NULL, subject_id TEXT NOT NULL, field TEXT NOT NULL, "
+        "value TEXT NOT NULL, class TEXT NOT NULL, permissions TEXT, actor TEXT, "
+        f"idempotency_key TEXT, created_at {real} NOT NULL, UNIQUE (tenant_id, idempotency_key))",
+        "CREATE INDEX IF NOT EXISTS corrections_subject_idx "
+        "ON corrections (tenant_id, subject_type, subject_id, id)",
+        "CREATE TABLE IF NOT EXISTS facts (tenant_id TEXT NOT NULL, subject_type TEXT NOT NULL, "
+        "subject_id TEXT NOT NULL, field TEXT NOT NULL, correction_id BIGINT NOT NULL, "
+        f"updated_at {real} NOT NULL, PRIMARY KEY (tenant_id, subject_type, subject_id, field))",
+        "CREATE TABLE IF NOT EXISTS agents (tenant_id TEXT NOT NULL, agent_id TEXT NOT NULL, "
         f"first_seen_at {real} NOT NULL, last_heartbeat_at {real} NOT NULL, "
-        "heartbeats BIGINT NOT NULL)",
-        "CREATE INDEX IF NOT EXISTS agents_last_heartbeat_idx ON agents (last_heartbeat_at)",
+        "heartbeats BIGINT NOT NULL, enforced_version TEXT, PRIMARY KEY (tenant_id, agent_id))",
+        "CREATE INDEX IF NOT EXISTS agents_last_heartbeat_idx "
+        "ON agents (tenant_id, last_heartbeat_at)",
     ]
 
 
+def _outdated(columns: dict[str, set[str]]) -> None:
+    """Raise if a table exists without the current layout's marker column (CREATE TABLE IF NOT
+    EXISTS would keep it, and every write would then fail)."""
+    old = [t for t, cols in columns.items() if cols and _LAYOUT_MARKER not in cols]
+    if old:
+        raise LayoutError(
+            f"table(s) {', '.join(old)} were created by an older surge demo (no "
+            f"{_LAYOUT_MARKER} column); use a fresh database or drop the tables "
+            f"{', '.join(_TABLES)}"
+        )
+
+
+class LayoutError(RuntimeError):
+    """The database holds demo tables in an older layout."""
+
+
 def _correction(row: tuple[Any, ...]) -> dict[str, Any]:
-    keys = ("id", "subject_id", "field", "value", "idempotency_key", "created_at")
-    return dict(zip(keys, row))
+    return dict(zip(_CORRECTION_KEYS, row))
 
 
 def _fact(row: tuple[Any, ...]) -> dict[str, Any]:
-    return dict(zip(("field", "value", "correction_id", "updated_at"), row))
+    keys = ("field", "value", "class", "permissions", "correction_id", "updated_at")
+    return dict(zip(keys, row))
+
+
+def _insert_args(tenant: str, c: dict[str, Any], now: float) -> tuple[Any, ...]:
+    return (
+        tenant, c["subject_type"], c["subject_id"], c["field"], c["value"], c["class"],
+        c["permissions"], c["actor"], c["idempotency_key"], now,
+    )
 
 
 class Store(Protocol):
-    """What the routes need. ``create_correction`` returns ``(correction, created)``."""
+    """What the routes need, every call scoped to one tenant.
+
+    ``create_correction(tenant, c)`` takes a dict with the keys of a correction but ``id`` and
+    ``created_at`` and returns ``(correction, created)``: with an ``idempotency_key`` already
+    used in that tenant, the first correction and False, and nothing is written.
+    """
 
     async def open(self) -> None: ...
     async def close(self) -> None: ...
     async def ping(self) -> None: ...
     async def create_correction(
-        self, subject_id: int, field: str, value: str, key: str | None
+        self, tenant: str, c: dict[str, Any]
     ) -> tuple[dict[str, Any], bool]: ...
-    async def facts(self, subject_id: int) -> list[dict[str, Any]]: ...
-    async def history(self, subject_id: int, limit: int) -> list[dict[str, Any]]: ...
-    async def heartbeat(self, agent_id: str, now: float) -> int: ...
-    async def agents(self) -> list[dict[str, Any]]: ...
-    async def stale_agents(self, before: float, limit: int) -> list[dict[str, Any]]: ...
+    async def facts(self, tenant: str, subject: tuple[str, str]) -> list[dict[str, Any]]: ...
+    async def history(
+        self, tenant: str, subject: tuple[str, str], limit: int
+    ) -> list[dict[str, Any]]: ...
+    async def heartbeat(
+        self, tenant: str, agent_id: str, now: float, version: str | None
+    ) -> int: ...
+    async def agents(self, tenant: str) -> list[dict[str, Any]]: ...
+    async def stale_agents(
+        self, tenant: str, before: float, limit: int
+    ) -> list[dict[str, Any]]: ...
 
 
 def open_store(database: str) -> Store:
@@ -100,15 +162,39 @@ def open_store(database: str) -> Store:
 
 
 def check(database: str) -> None:
-    """Open and close ``database`` synchronously, so a bad path or an unreachable server fails
-    before the server starts, with one line instead of a startup traceback. Raises OSError,
-    sqlite3.Error or psycopg.Error."""
+    """Open and close ``database`` synchronously, so a bad path, an unreachable server or tables
+    of an older layout fail before the server starts, with one line instead of a startup
+    traceback. Raises OSError, sqlite3.Error, psycopg.Error or LayoutError."""
     if database.startswith(("postgresql://", "postgres://")):
         import psycopg
 
-        psycopg.connect(database, connect_timeout=5).close()
+        with psycopg.connect(database, connect_timeout=5) as conn:
+            _outdated(_pg_columns(conn.execute(_PG_COLUMNS_SQL, (list(_TABLES),)).fetchall()))
     else:
-        sqlite3.connect(database).close()
+        conn = sqlite3.connect(database)
+        try:
+            _outdated(_sqlite_columns(conn))
+        finally:
+            conn.close()
+
+
+_PG_COLUMNS_SQL = (
+    "SELECT table_name, column_name FROM information_schema.columns "
+    "WHERE table_schema = current_schema() AND table_name = ANY(%s)"
+)
+
+
+def _pg_columns(rows: list[tuple[str, str]]) -> dict[str, set[str]]:
+    columns: dict[str, set[str]] = {}
+    for table, column in rows:
+        columns.setdefault(table, set()).add(column)
+    return columns
+
+
+def _sqlite_columns(conn: sqlite3.Connection) -> dict[str, set[str]]:
+    return {
+        t: {row[1] for row in conn.execute(f"PRAGMA table_info({t})").fetchall()} for t in _TABLES
+    }
 
 
 class SqliteStore:
@@ -122,6 +208,9 @@ class SqliteStore:
     async def _call(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
+    async def _rows(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        return await self._call(lambda: self.conn.execute(sql, args).fetchall())
+
     async def open(self) -> None:
         await self._call(self._open)
 
@@ -131,6 +220,7 @@ class SqliteStore:
             conn.execute("PRAGMA journal_mode=WAL")  # readers elsewhere never block our writes
         conn.execute("PRAGMA synchronous=NORMAL")  # durable enough for a demo, no fsync per commit
         conn.execute("PRAGMA busy_timeout=5000")
+        _outdated(_sqlite_columns(conn))
         for ddl in _schema("INTEGER PRIMARY KEY AUTOINCREMENT", "REAL"):
             conn.execute(ddl)
         self._conn = conn
@@ -147,64 +237,50 @@ class SqliteStore:
         return self._conn
 
     async def ping(self) -> None:
-        await self._call(lambda: self.conn.execute("SELECT 1").fetchone())
+        await self._rows("SELECT 1", ())
 
     async def create_correction(
-        self, subject_id: int, field: str, value: str, key: str | None
+        self, tenant: str, c: dict[str, Any]
     ) -> tuple[dict[str, Any], bool]:
-        return await self._call(self._create, subject_id, field, value, key)
+        return await self._call(self._create, tenant, c)
 
-    def _create(
-        self, subject_id: int, field: str, value: str, key: str | None
-    ) -> tuple[dict[str, Any], bool]:
+    def _create(self, tenant: str, c: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         conn = self.conn
         now = time.time()
         conn.execute("BEGIN IMMEDIATE")  # also serialises against other processes on the file
         try:
-            if key is not None:
-                row = conn.execute(
-                    f"SELECT {_COLUMNS} FROM corrections WHERE idempotency_key = ?", (key,)
-                ).fetchone()
+            if c["idempotency_key"] is not None:
+                row = conn.execute(_BY_KEY_SQL, (tenant, c["idempotency_key"])).fetchone()
                 if row is not None:
                     conn.execute("COMMIT")
                     return _correction(row), False
-            cur = conn.execute(
-                "INSERT INTO corrections (subject_id, field, value, idempotency_key, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (subject_id, field, value, key, now),
-            )
-            new_id = cur.lastrowid
-            conn.execute(_FACTS_UPSERT, (subject_id, field, value, new_id, now))
+            new_id = conn.execute(_INSERT_SQL, _insert_args(tenant, c, now)).lastrowid
+            subject = (tenant, c["subject_type"], c["subject_id"], c["field"])
+            conn.execute(_FACTS_UPSERT, (*subject, new_id, now))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        return _correction((new_id, subject_id, field, value, key, now)), True
+        return {**c, "id": new_id, "created_at": now}, True
 
-    async def facts(self, subject_id: int) -> list[dict[str, Any]]:
-        rows = await self._call(lambda: self.conn.execute(_FACTS_SQL, (subject_id,)).fetchall())
-        return [_fact(r) for r in rows]
+    async def facts(self, tenant: str, subject: tuple[str, str]) -> list[dict[str, Any]]:
+        return [_fact(r) for r in await self._rows(_FACTS_SQL, (tenant, *subject))]
 
-    async def history(self, subject_id: int, limit: int) -> list[dict[str, Any]]:
-        rows = await self._call(
-            lambda: self.conn.execute(_HISTORY_SQL, (subject_id, limit)).fetchall()
-        )
-        return [_correction(r) for r in rows]
+    async def history(
+        self, tenant: str, subject: tuple[str, str], limit: int
+    ) -> list[dict[str, Any]]:
+        return [_correction(r) for r in await self._rows(_HISTORY_SQL, (tenant, *subject, limit))]
 
-    async def heartbeat(self, agent_id: str, now: float) -> int:
-        row = await self._call(
-            lambda: self.conn.execute(_HEARTBEAT_UPSERT, (agent_id, now, now)).fetchone()
-        )
-        return int(row[0])
+    async def heartbeat(self, tenant: str, agent_id: str, now: float, version: str | None) -> int:
+        rows = await self._rows(_HEARTBEAT_UPSERT, (tenant, agent_id, now, now, version))
+        return int(rows[0][0])
 
-    async def agents(self) -> list[dict[str, Any]]:
-        rows = await self._call(lambda: self.conn.execute(_AGENTS_SQL).fetchall())
+    async def agents(self, tenant: str) -> list[dict[str, Any]]:
+        rows = await self._rows(_AGENTS_SQL, (tenant,))
         return [dict(zip(("agent_id", "last_heartbeat_at", "heartbeats"), r)) for r in rows]
 
-    async def stale_agents(self, before: float, limit: int) -> list[dict[str, Any]]:
-        rows = await self._call(
-            lambda: self.conn.execute(_STALE_SQL, (before, limit)).fetchall()
-        )
+    async def stale_agents(self, tenant: str, before: float, limit: int) -> list[dict[str, Any]]:
+        rows = await self._rows(_STALE_SQL, (tenant, before, limit))
         return [dict(zip(("agent_id", "last_heartbeat_at"), r)) for r in rows]
 
 
@@ -228,6 +304,8 @@ class PostgresStore:
         async with self._conn() as conn, conn.transaction():
             # Serialise concurrent startups: CREATE ... IF NOT EXISTS can race in PostgreSQL.
             await conn.execute("SELECT pg_advisory_xact_lock(73571)")
+            cur = await conn.execute(_PG_COLUMNS_SQL, (list(_TABLES),))
+            _outdated(_pg_columns(await cur.fetchall()))
             id_type = "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
             for ddl in _schema(id_type, "DOUBLE PRECISION"):
                 await conn.execute(ddl)
@@ -257,47 +335,44 @@ class PostgresStore:
         await self._query("SELECT 1")
 
     async def create_correction(
-        self, subject_id: int, field: str, value: str, key: str | None
+        self, tenant: str, c: dict[str, Any]
     ) -> tuple[dict[str, Any], bool]:
         async with self._conn() as conn:
-            return await self._create(conn, subject_id, field, value, key)
+            return await self._create(conn, tenant, c)
 
     async def _create(
-        self, conn: Any, subject_id: int, field: str, value: str, key: str | None
+        self, conn: Any, tenant: str, c: dict[str, Any]
     ) -> tuple[dict[str, Any], bool]:
         now = time.time()
         async with conn.transaction():
-            cur = await conn.execute(
-                "INSERT INTO corrections (subject_id, field, value, idempotency_key, created_at) "
-                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-                (subject_id, field, value, key, now),
-            )
+            insert = _INSERT_SQL + " ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING id"
+            cur = await conn.execute(insert.replace("?", "%s"), _insert_args(tenant, c, now))
             row = await cur.fetchone()
             if row is not None:
-                await conn.execute(
-                    _FACTS_UPSERT.replace("?", "%s"), (subject_id, field, value, row[0], now)
-                )
-                return _correction((row[0], subject_id, field, value, key, now)), True
+                subject = (tenant, c["subject_type"], c["subject_id"], c["field"])
+                await conn.execute(_FACTS_UPSERT.replace("?", "%s"), (*subject, row[0], now))
+                return {**c, "id": row[0], "created_at": now}, True
         # The key exists: the INSERT waited for the first writer's commit, so this sees its row.
-        cur = await conn.execute(
-            f"SELECT {_COLUMNS} FROM corrections WHERE idempotency_key = %s", (key,)
-        )
+        cur = await conn.execute(_BY_KEY_SQL.replace("?", "%s"), (tenant, c["idempotency_key"]))
         return _correction(await cur.fetchone()), False
 
-    async def facts(self, subject_id: int) -> list[dict[str, Any]]:
-        return [_fact(r) for r in await self._query(_FACTS_SQL, (subject_id,))]
+    async def facts(self, tenant: str, subject: tuple[str, str]) -> list[dict[str, Any]]:
+        return [_fact(r) for r in await self._query(_FACTS_SQL, (tenant, *subject))]
 
-    async def history(self, subject_id: int, limit: int) -> list[dict[str, Any]]:
-        return [_correction(r) for r in await self._query(_HISTORY_SQL, (subject_id, limit))]
+    async def history(
+        self, tenant: str, subject: tuple[str, str], limit: int
+    ) -> list[dict[str, Any]]:
+        rows = await self._query(_HISTORY_SQL, (tenant, *subject, limit))
+        return [_correction(r) for r in rows]
 
-    async def heartbeat(self, agent_id: str, now: float) -> int:
-        rows = await self._query(_HEARTBEAT_UPSERT, (agent_id, now, now))
+    async def heartbeat(self, tenant: str, agent_id: str, now: float, version: str | None) -> int:
+        rows = await self._query(_HEARTBEAT_UPSERT, (tenant, agent_id, now, now, version))
         return int(rows[0][0])
 
-    async def agents(self) -> list[dict[str, Any]]:
-        rows = await self._query(_AGENTS_SQL)
+    async def agents(self, tenant: str) -> list[dict[str, Any]]:
+        rows = await self._query(_AGENTS_SQL, (tenant,))
         return [dict(zip(("agent_id", "last_heartbeat_at", "heartbeats"), r)) for r in rows]
 
-    async def stale_agents(self, before: float, limit: int) -> list[dict[str, Any]]:
-        rows = await self._query(_STALE_SQL, (before, limit))
+    async def stale_agents(self, tenant: str, before: float, limit: int) -> list[dict[str, Any]]:
+        rows = await self._query(_STALE_SQL, (tenant, before, limit))
         return [dict(zip(("agent_id", "last_heartbeat_at"), r)) for r in rows]
