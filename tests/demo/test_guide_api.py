@@ -7,6 +7,7 @@ its counts equal to what the API stored.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
 import os
 import sqlite3
@@ -253,15 +254,35 @@ def test_tables_of_the_older_layout_stop_the_server_with_one_line(tmp_path: Path
 # ---------------------------------------------------------------- the locustfile's sequence, run
 
 
-def test_the_guides_sequence_runs_for_3s_without_failure(tmp_path: Path) -> None:
-    db = tmp_path / "demo.sqlite3"
-    proc, url = start_in_subprocess(port=0, db=str(db))
+def stored_corrections(db: str) -> int:
+    """How many corrections of the guide's tenant the database holds, read beside the API."""
+    sql = "SELECT count(*) FROM corrections WHERE tenant_id = %s"
+    if db.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(db) as conn:
+            return conn.execute(sql, (TENANT,)).fetchone()[0]
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        return conn.execute(sql.replace("%s", "?"), (TENANT,)).fetchone()[0]
+
+
+def heartbeats_counted(url: str) -> int:
+    return call("GET", f"{url}/v1/enforcement/status", headers={"X-Tenant-Id": TENANT})[2]["heartbeats"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_the_guides_sequence_runs_for_3s_without_failure(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    db = str(tmp_path / "demo.sqlite3") if backend == "sqlite" else request.getfixturevalue("pg_database")
+    proc, url = start_in_subprocess(port=0, db=db)
     try:
+        before = stored_corrections(db), heartbeats_counted(url)
         env = {k: v for k, v in os.environ.items() if not k.startswith("SURGE_")}
         cmd = [SURGE, "run", str(HERE / "guide_scenario.py"), "--host", url, "--users", "5",
                "--duration", "3s", "--processes", "1", "--live", "off", "--out", str(tmp_path / "out")]
         done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
-        status = call("GET", f"{url}/v1/enforcement/status", headers={"X-Tenant-Id": TENANT})[2]
+        after = stored_corrections(db), heartbeats_counted(url)
     finally:
         stop(proc)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
@@ -276,7 +297,6 @@ def test_the_guides_sequence_runs_for_3s_without_failure(tmp_path: Path) -> None
     assert set(sent) == {"GET /v1/facts", "POST /v1/corrections", "POST /v1/enforcement/heartbeat",
                          "GET /v1/enforcement/status"}
     # what the API stored: one row per correction sent, one heartbeat per heartbeat sent
-    with sqlite3.connect(db) as conn:
-        rows = conn.execute("SELECT count(*) FROM corrections WHERE tenant_id = ?", (TENANT,)).fetchone()[0]
-    assert rows == sent["POST /v1/corrections"]
-    assert status["heartbeats"] == sent["POST /v1/enforcement/heartbeat"]
+    assert after[0] - before[0] == sent["POST /v1/corrections"]
+    assert after[1] - before[1] == sent["POST /v1/enforcement/heartbeat"]
+    print(f"{backend}: {summary['total']['requests']} requests, {sent}")
