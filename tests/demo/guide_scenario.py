@@ -16,6 +16,19 @@ TEST_SUBJECTS = [f"user_{i}" for i in range(1000)]
 TEST_SYSTEMS = [f"system_{i}" for i in range(50)]
 
 
+def correction_payload(subject_id: str) -> dict:
+    """The body of the guide's ``create_correction`` task (the tests build theirs with it too)."""
+    return {
+        "subject": {"type": "user", "id": subject_id},
+        "field_key": f"test.field_{uuid.uuid4().hex[:8]}",
+        "value": {"test": "value", "timestamp": datetime.now(timezone.utc).isoformat()},
+        "class": "FACT",
+        "permissions": {"readers": ["bot:test"]},
+        "actor": {"type": "system", "id": "load-test"},
+        "idempotency_key": str(uuid.uuid4()),
+    }
+
+
 class STETUser(HttpUser):
     wait_time = between(0.005, 0.02)
 
@@ -37,15 +50,7 @@ class STETUser(HttpUser):
 
     @task(4)
     async def create_correction(self) -> None:
-        payload = {
-            "subject": {"type": "user", "id": random.choice(TEST_SUBJECTS)},
-            "field_key": f"test.field_{uuid.uuid4().hex[:8]}",
-            "value": {"test": "value", "timestamp": datetime.now(timezone.utc).isoformat()},
-            "class": "FACT",
-            "permissions": {"readers": ["bot:test"]},
-            "actor": {"type": "system", "id": "load-test"},
-            "idempotency_key": str(uuid.uuid4()),
-        }
+        payload = correction_payload(random.choice(TEST_SUBJECTS))
         request = self.client.post(
             "/v1/corrections", json=payload, headers=self.headers, catch_response=True
         )

@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
+from guide_scenario import TENANT_ID as TENANT, correction_payload
 from support.demo_api import base, call, pg_database  # noqa: F401
 from surge.demo.launch import start_in_subprocess, stop
 
-TENANT = "00000000-0000-0000-0000-000000000001"  # the guide's
 HEADERS = {"X-Tenant-Id": TENANT, "Content-Type": "application/json"}
 SURGE = str(Path(sys.executable).with_name("surge"))
 HERE = Path(__file__).parent
@@ -34,17 +34,8 @@ def a_subject() -> str:
 
 
 def guide_correction(subject_id: str, **change: Any) -> dict[str, Any]:
-    """The body the guide's ``create_correction`` task sends."""
-    body = {
-        "subject": {"type": "user", "id": subject_id},
-        "field_key": f"test.field_{uuid.uuid4().hex[:8]}",
-        "value": {"test": "value", "timestamp": datetime.now(timezone.utc).isoformat()},
-        "class": "FACT",
-        "permissions": {"readers": ["bot:test"]},
-        "actor": {"type": "system", "id": "load-test"},
-        "idempotency_key": str(uuid.uuid4()),
-    }
-    return {**body, **change}
+    """The body the guide's ``create_correction`` task sends, with ``change`` applied."""
+    return {**correction_payload(subject_id), **change}
 
 
 def post(base: str, path: str, body: Any, tenant: str = TENANT) -> tuple[int, Any, Any]:
