@@ -220,6 +220,22 @@ def test_malformed_query_or_tenant_is_422(base: str, path: str, headers: dict[st
     assert status == 422 and detail["detail"][0]["loc"] == loc
 
 
+@pytest.mark.parametrize(
+    ("value", "loc"),
+    [
+        (b"NaN", "body"),
+        (b'{"a": -Infinity}', "body"),
+        (b"1e400", "body"),
+        (b"[" * 5000 + b"]" * 5000, "body"),  # deeper than Python's parser goes
+        (b"[" * 33 + b"]" * 33, "body.value"),
+    ],
+)
+def test_hostile_json_values_are_422_not_500(base: str, value: bytes, loc: str) -> None:
+    raw = b'{"subject": {"type": "user", "id": "u"}, "field_key": "k", "value": %s}' % value
+    status, _, detail = call("POST", f"{base}/v1/corrections", headers=HEADERS, raw=raw)
+    assert status == 422 and detail["detail"][0]["loc"] == loc, detail
+
+
 def test_key_in_body_and_another_in_header_is_422(base: str) -> None:
     sent = guide_correction(a_subject())
     headers = {**HEADERS, "Idempotency-Key": "not-the-same"}

@@ -38,6 +38,7 @@ import contextlib
 import datetime as dt
 import hmac
 import json
+import math
 import os
 import time
 from typing import Any, AsyncIterator
@@ -55,6 +56,7 @@ _MAX_FIELD_LEN = 64
 _MAX_VALUE_LEN = 1024
 _MAX_JSON_LEN = 4096  # value, permissions and actor of the guide's shape, as JSON text
 _MAX_CLASS_LEN = 32
+_MAX_DEPTH = 32  # of a JSON value the guide's shape stores
 _MAX_KEY_LEN = 255
 _MAX_HISTORY = 100
 _MAX_STALE_AGENTS = 100
@@ -91,11 +93,26 @@ def _int_param(request: Request, name: str, default: int | None, lo: int, hi: in
     return value
 
 
+def _not_json(name: str) -> None:
+    """``NaN`` and ``Infinity`` are not JSON (Python's parser takes them; responses could not)."""
+    raise ValueError(name)
+
+
+def _finite(text: str) -> float:
+    """A JSON number as a float, refusing ones beyond a float's range (``1e400``)."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(text)
+    return value
+
+
 async def _json_object(request: Request) -> dict[str, Any]:
     try:
-        body = json.loads(await request.body())
+        body = json.loads(await request.body(), parse_constant=_not_json, parse_float=_finite)
     except (ValueError, UnicodeDecodeError):
         raise Invalid("body", "must be valid JSON") from None
+    except RecursionError:
+        raise Invalid("body", "must be valid JSON (it nests too deeply)") from None
     if not isinstance(body, dict):
         raise Invalid("body", "must be a JSON object")
     return body
@@ -131,10 +148,23 @@ def _tenant(request: Request) -> str:
 
 def _canonical(value: Any, loc: str) -> str:
     """JSON text with sorted keys, so equal values compare equal as stored strings."""
+    if _depth(value) > _MAX_DEPTH:
+        raise Invalid(loc, f"must be nested at most {_MAX_DEPTH} deep")
     text = json.dumps(value, sort_keys=True, separators=(",", ":"))
     if len(text) > _MAX_JSON_LEN:
         raise Invalid(loc, f"must encode to at most {_MAX_JSON_LEN} characters of JSON")
     return text
+
+
+def _depth(value: Any) -> int:
+    """How deep a parsed JSON value nests (a scalar: 0), without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth + 1)
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 def _optional_object(body: dict[str, Any], name: str) -> str | None:
