@@ -11,7 +11,7 @@ Why the two concurrency strategies differ:
   without locks, keeps ``:memory:`` databases working (one connection = one database) and never
   blocks the event loop. Each call costs ~0.1 ms, far below what a demo run needs.
 - PostgreSQL: a small hand-made pool of async connections (``psycopg_pool`` is not a
-  dependency). Correctness under concurrency comes from the database: a UNIQUE idempotency key
+  dependency). Correctness under concurrency comes from the database: a UNIQUE (tenant, key) pair
   with ``ON CONFLICT DO NOTHING`` and a guarded upsert of the facts row.
 
 This module imports nothing from surge: the demo target must not be able to flatter the tool.
