@@ -1,7 +1,7 @@
 """The findings of a run as an output of it (``surge.outputs.base``, ability ``Annotates``).
 
-It keeps one :class:`~surge.analysis.timeline.Point` per interval (all requests together: a
-few hundred bytes each, so a 2-hour soak at 1 s costs a few MB) and, once the run built its
+It keeps one :class:`~surge.analysis.timeline.Point` per interval (all requests together:
+about 0.9 kB each, measured with tracemalloc, so a 2-hour soak at 1 s holds about 7 MB) and, once the run built its
 summary, adds the ``levels`` and ``findings`` sections to it. The analysis itself is pure
 (:mod:`surge.analysis.findings`); a fault in it costs the findings, never the run.
 """
