@@ -3,7 +3,9 @@
 What a scenario file imports. Importing surge patches nothing, starts no event loop and
 installs no signal handler.
 """
-import typing as _typing
+TYPE_CHECKING = False  # not ``typing.TYPE_CHECKING``: importing typing here would widen the moment at
+# start-up when Ctrl-C still meets Python's own handler (a KeyboardInterrupt traceback), before the
+# command line's handler is installed (``surge.cli.main``)
 
 #: where each name lives; imported on first use (PEP 562), so that ``surge --help`` and the
 #: command line's own signal handling begin before the engine is imported (~120 ms)
@@ -15,7 +17,7 @@ _HOMES = {
     "Counter": ".metrics.custom", "Rate": ".metrics.custom", "Trend": ".metrics.custom",
 }
 
-if _typing.TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .engine.clients.response import Response
     from .engine.user import HttpUser, LoadTestShape, StopUser, User, between, constant, constant_pacing, tag, task
     from .metrics.custom import Counter, Rate, Trend

@@ -54,9 +54,10 @@ def test_two_identical_runs_are_never_flagged():
        factor=st.floats(3, 10))
 def test_a_run_made_slower_is_flagged_on_that_endpoint_only(seed, centre, cv, n, factor):
     rng = random.Random(seed)
-    base = run_of("b", {"GET /slow": noisy(rng, centre, centre * cv, n), "GET /same": noisy(rng, 1, 0.1, n)})
-    cur = run_of("c", {"GET /slow": noisy(rng, centre * factor, centre * factor * cv, n),
-                       "GET /same": noisy(rng, 1, 0.1, n)})
+    same = noisy(rng, 1, 0.1, n)  # the very same intervals in both runs (two draws of one distribution
+    # differ beyond the noise bar now and then: ~1% of pairs, the yardstick's stated false-positive rate)
+    base = run_of("b", {"GET /slow": noisy(rng, centre, centre * cv, n), "GET /same": same})
+    cur = run_of("c", {"GET /slow": noisy(rng, centre * factor, centre * factor * cv, n), "GET /same": list(same)})
     result = compare(base, cur, min_latency_change_ms=0)
     assert {r.series for r in result.regressions} == {"GET /slow"}
     assert {r.metric for r in result.regressions} == {"p50", "p95", "p99"}

@@ -121,10 +121,14 @@ def test_optional_sections_appear_only_with_their_data(tmp_path):
     (tmp_path / "summary.json").write_text(json.dumps(summary([endpoint("GET", "/a")])))
     bare = render_report(tmp_path)
     assert 'id="findings"' not in bare and 'id="baseline"' not in bare and "Slowest statements" not in bare
+    assert 'id="levels"' not in bare
     assert json.loads(bare.split('id="surge-data">')[1].split("</script>")[0])["monitors"] == []
 
     s = summary([endpoint("GET", "/a")],
                 findings=[{"kind": "leak", "severity": "warning", "message": "RSS grows 6 MB/min"}],
+                levels=[{"level": lv, "hold": True, "from_s": 2.0 * lv, "to_s": 2.0 * lv + 1.5, "requests": 100 * lv,
+                         "rps": 66.7 * lv, "error_rate": 0.0125 if lv == 3 else 0.0,
+                         "latency_ms": {"p50": 1.0 * lv, "p95": 2.5 * lv, "p99": None}} for lv in (1, 2, 3)],
                 baseline={"rows": [{"method": "GET", "name": "/a", "metric": "p95", "baseline": 10.0, "current": 15.0,
                                     "delta": 5.0, "relative": 0.5, "regression": True}]},
                 monitors={"target": {"rss_growth_mb_per_min": 6.0, "verdict": "leak", "warmup_s": 10.0}})
@@ -138,6 +142,8 @@ def test_optional_sections_appear_only_with_their_data(tmp_path):
     html = render_report(tmp_path)
     assert "RSS grows 6 MB/min" in html and "REGRESSION" in html and "GET /a" in html
     assert "SELECT * FROM facts WHERE id = $1" in html
+    levels = html.split('id="levels"')[1].split("</section>")[0]
+    assert levels.count("<tr><td>") == 3 and "<td>200.1</td><td>1.25%</td><td>3.0</td><td>7.5</td><td>—</td>" in levels
     panels = load_folder(tmp_path)["monitors"]
     assert [p["title"] for p in panels] == ["Target RSS (MB)", "Target CPU (%)", "Target threads and open files"]
     rss = panels[0]

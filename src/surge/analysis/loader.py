@@ -26,13 +26,13 @@ class NotAResultsFolder(ConfigError):
 
 def load_run(folder: str | Path) -> RunData:
     path = Path(folder)
-    summary = _summary(path)
+    summary = load_summary(path)
     history = _history(path / "stats_history.csv")
     series = {key: series_from(_figures(stats), history.get(key, [])) for key, stats in _endpoints(summary)}
     return RunData(label=str(path), series=series)
 
 
-def _summary(path: Path) -> dict[str, Any]:
+def load_summary(path: Path) -> dict[str, Any]:
     file = path / "summary.json"
     if not path.is_dir():
         raise NotAResultsFolder(f"{path} is not a results folder: no such directory")

@@ -17,6 +17,7 @@ from pathlib import Path
 from rich.console import Console
 
 from ..analysis.baseline import BaselineJudge
+from ..analysis.observer import FindingsObserver
 from ..analysis.loader import load_run
 from ..config import settle
 from ..engine.executors.closed import settle_shape
@@ -102,7 +103,7 @@ def _execute(plan: TestPlan, scenario: Scenario) -> int:
     except BaseException:
         writer.discard()
         raise
-    outputs = [ThresholdJudge.for_plan(plan), *([baseline] if baseline else [])]
+    outputs = [ThresholdJudge.for_plan(plan), *([baseline] if baseline else []), FindingsObserver(plan.interval_s)]
     if watch.sampler is not None:
         outputs.append(MonitorSeriesWriter(out_dir, reports=watch.sampler.reports))
     run = Run(plan, scenario, outputs=[*outputs, writer, ReportWriter(out_dir), view], out_dir=str(out_dir), monitors=watch.sampler)

@@ -155,6 +155,22 @@ def _thresholds(summary: RunSummary) -> list[RenderableType]:
     return [table, *(_known_names(summary, missing) if missing else [])]
 
 
+_SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "dim"}
+
+
+def _findings(summary: RunSummary) -> list[RenderableType]:
+    """What the analysis found (``surge.analysis.findings``), one line each, worst first."""
+    order = {"critical": 0, "warning": 1, "info": 2}
+    found = sorted(summary.findings, key=lambda f: order.get(f.severity, 3))
+    if not found:
+        return []
+    lines: list[RenderableType] = [Text("Findings", style="bold")]
+    for f in found:
+        lines.append(Text.assemble((f"{f.severity:<8} ", _SEVERITY_STYLE.get(f.severity, "")),
+                                   (f"{f.kind}: ", "bold"), f.message))
+    return lines
+
+
 def _known_names(summary: RunSummary, missing: list[str]) -> list[RenderableType]:
     """One note for every target that matched nothing, and the names that exist (closest first),
     laid out in columns so no name is broken across lines."""
@@ -362,6 +378,7 @@ def render_summary(summary: RunSummary, out_dir: str) -> list[RenderableType]:
     sections: list[list[RenderableType]] = [
         [*_verdict(summary), _context(summary)],
         _thresholds(summary) if summary.thresholds else [],
+        _findings(summary),
         [EndpointsTable(summary.endpoints, summary.total)],
         _failures(summary),
         _custom_metrics(summary.custom_metrics),

@@ -50,6 +50,16 @@ class Fanout:
     def judging(self) -> bool:
         return bool(self._having("judge"))
 
+    def annotate(self, summary: Any) -> dict:
+        """Every annotator's sections together (see ``surge.outputs.base.Annotates``)."""
+        sections: dict = {}
+        for out in self._having("annotate"):
+            try:
+                sections.update(out.annotate(summary))
+            except Exception as exc:
+                self._disable(out, "annotate", exc)
+        return sections
+
     def finish(self, result: RunResult) -> None:
         for out in list(self._outputs):
             self._call(out, "finish", result)

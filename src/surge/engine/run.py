@@ -506,6 +506,11 @@ class Run:
             monitors=stats.monitors if self.monitors is not None else {},
             baseline=judgement.sections.get("baseline"),
         )
+        disabled = len(self._outputs.warnings)
+        sections = self._outputs.annotate(summary)  # the findings, from the summary and the intervals
+        summary = dataclasses.replace(summary, findings=tuple(sections.get("findings", ())),
+                                      levels=tuple(sections.get("levels", ())),
+                                      warnings=summary.warnings + tuple(self._outputs.warnings[disabled:]))
         result = RunResult(redact_summary(summary, self._redact), stats.histograms(), code, self.out_dir)
         self._outputs.finish(result)
         return result

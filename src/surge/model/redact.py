@@ -225,6 +225,7 @@ def redact_summary(summary: RunSummary, redactor: Redactor | None = None) -> Run
         warnings=tuple(scrub(w) for w in summary.warnings),
         status_reasons=tuple(scrub(r) for r in summary.status_reasons),
         aborted_by=scrub(summary.aborted_by) if summary.aborted_by else summary.aborted_by,
+        findings=tuple(dataclasses.replace(f, message=scrub(f.message)) for f in summary.findings),
     )
 
 

@@ -166,6 +166,38 @@ class CustomMetricStats:
 
 
 @dataclass(frozen=True)
+class Finding:
+    """What the analysis of a run found (``surge.analysis.findings``): ``kind`` (breaking_point,
+    plateau, latency_drift, error_growth, latency_spikes, generator_saturated,
+    dropped_iterations, memory_leak), ``severity`` (info, warning, critical), one plain sentence
+    with the numbers, and the figures behind it (keys per kind: summary.schema.json)."""
+
+    kind: str
+    severity: str
+    message: str
+    evidence: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LevelStats:
+    """One level the load was held at (a hold) or passed through (a ramp slice), all requests
+    together: see ``surge.analysis.timeline`` for how each figure is made."""
+
+    level: float  # users (closed) or iterations/s (open)
+    hold: bool
+    stage: int  # 0-based, where it started
+    from_s: float
+    to_s: float
+    intervals: int
+    users: int  # the most VUs alive in it
+    requests: int
+    failures: int
+    rps: float
+    error_rate: float
+    latency_ms: dict = field(default_factory=dict)  # mean, p50, p90, p95, p99, max (None: untimed)
+
+
+@dataclass(frozen=True)
 class HistoryRow:
     """One interval of the run, as stats_history.csv wants it: window rates and percentiles, cumulative totals."""
 
@@ -207,6 +239,9 @@ class RunSummary:
     iterations_limit: int | None = None
     #: ``surge run --baseline DIR``: the comparison with that run (compare.json's shape)
     baseline: dict | None = None
+    #: what the analysis found (``surge.analysis.findings``), and the levels it read the run by
+    findings: tuple[Finding, ...] = ()
+    levels: tuple[LevelStats, ...] = ()
     schema: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict:

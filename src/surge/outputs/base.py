@@ -22,6 +22,9 @@ Optional abilities are separate small protocols, which the run detects by their 
 * :class:`Revises`: told when teardown changed the result after ``finish`` (teardown raised or
   timed out: a warning more; a signal during it: status interrupted, exit 130/143), to
   rewrite what carries the status;
+* :class:`Annotates`: adds sections to the summary once the run has built it (the findings
+  of ``surge.analysis.observer``), before any output's ``finish``; one that raises is
+  disabled with a warning and the summary goes without its sections;
 * :class:`Controls`: gets a :class:`RunControl` to stop the run itself (a dashboard's stop
   button, a custom abort rule) or to tell the other outputs something (the results folder
   saying a file could not be written, while the run goes on).
@@ -34,7 +37,7 @@ from typing import Protocol, runtime_checkable
 
 from ..metrics.aggregate import RunStats
 from ..model.events import Event
-from ..model.summary import Judgement, RunResult
+from ..model.summary import Judgement, RunResult, RunSummary
 
 
 @runtime_checkable
@@ -56,6 +59,13 @@ class Judge(Protocol):
 class Revises(Protocol):
     def revise(self, result: RunResult) -> None:
         """After ``finish``: the same run's result, revised by what happened in teardown."""
+
+
+@runtime_checkable
+class Annotates(Protocol):
+    def annotate(self, summary: RunSummary) -> dict:
+        """Summary sections by key (``findings``, ``levels``), from the built summary and the
+        events this output saw."""
 
 
 class RunControl(Protocol):

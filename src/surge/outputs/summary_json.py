@@ -17,8 +17,10 @@ from ..model.summary import (
     CustomMetricStats,
     EndpointStats,
     FailureGroup,
+    Finding,
     GeneratorInfo,
     Latency,
+    LevelStats,
     ProcessUsage,
     RunSummary,
     ThresholdResult,
@@ -63,6 +65,8 @@ def summary_dict(s: RunSummary) -> dict[str, Any]:
         "aborted_by": s.aborted_by,
         "monitors": _plain(s.monitors),
         "iterations": {"count": s.iterations, "limit": s.iterations_limit},
+        "findings": [_finding(f) for f in s.findings],
+        "levels": [_level(lv) for lv in s.levels],
     }
     if s.baseline is not None:
         doc["baseline"] = s.baseline  # compare.json's shape, rounded there already
@@ -137,6 +141,27 @@ def _usage(u: ProcessUsage) -> dict[str, Any]:
 def _custom(m: CustomMetricStats) -> dict[str, Any]:
     values = {k: _round(v, FRACTION_DIGITS) for k, v in m.values.items()}
     return {"name": m.name, "kind": m.kind, "unit": m.unit, "count": m.count, "values": values}
+
+
+def _finding(f: Finding) -> dict[str, Any]:
+    return {"kind": f.kind, "severity": f.severity, "message": f.message, "evidence": _plain(f.evidence)}
+
+
+def _level(lv: LevelStats) -> dict[str, Any]:
+    return {
+        "level": _round(lv.level, RATE_DIGITS),
+        "hold": lv.hold,
+        "stage": lv.stage,
+        "from_s": _round(lv.from_s, 3),
+        "to_s": _round(lv.to_s, 3),
+        "intervals": lv.intervals,
+        "users": lv.users,
+        "requests": lv.requests,
+        "failures": lv.failures,
+        "rps": _round(lv.rps, RATE_DIGITS),
+        "error_rate": _round(lv.error_rate, FRACTION_DIGITS),
+        "latency_ms": {k: (_round(v, MS_DIGITS) if v is not None else None) for k, v in lv.latency_ms.items()},
+    }
 
 
 def _round(x: float, digits: int) -> float | None:

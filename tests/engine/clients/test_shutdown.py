@@ -63,7 +63,12 @@ def test_ctrl_c_in_the_preflight_leaves_no_task_pending(tmp_path, hostile):
     args, env = surge_command(tmp_path, SLOW, hostile.url("hang"), "--health", "/health", users=1)
     proc = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        time.sleep(1.0)  # well inside the preflight: its request hangs for up to 5 s
+        hostile.reset()
+        deadline = time.monotonic() + 20  # start-up takes ~0.5 s idle, seconds on a loaded machine
+        while hostile.stats("hang")["requests"] == 0 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert hostile.stats("hang")["requests"] == 1  # inside the preflight: its request hangs for up to 5 s
+        time.sleep(0.2)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     finally:

@@ -32,6 +32,7 @@ def render_report(folder: Path) -> str:
         "statements": _statements(data["db_report"]),
         "baseline": _baseline_rows(summary.get("baseline")),
         "findings": [f for f in summary.get("findings") or [] if isinstance(f, dict)],
+        "levels": _levels(summary.get("levels")),
         "data_json": embed_json(_chart_data(data)),
         "uplot_js": _asset("vendor/uPlot.iife.min.js"),
         "uplot_css": _asset("vendor/uPlot.min.css"),
@@ -39,6 +40,12 @@ def render_report(folder: Path) -> str:
         "report_css": _asset("report.css"),
     }
     return _template().render(**context)
+
+
+def _levels(levels: Any) -> list[dict]:
+    """The levels table, shown when the load moved through more than one level."""
+    rows = [lv for lv in levels or [] if isinstance(lv, dict) and isinstance(lv.get("latency_ms"), dict)]
+    return rows if len(rows) > 1 else []
 
 
 def embed_json(value: Any) -> str:
