@@ -240,3 +240,14 @@ def test_the_slopes_are_per_minute_whatever_the_interval():
         assert F.latency_drift(pts, "users").evidence["slope_ms_per_min"] == pytest.approx(120, rel=0.01)
     assert math.isclose(F.agreement([1, 2, 3, 4]), 1.0) and F.agreement([4, 3, 2, 1]) == 0.0
     assert holds([]) == ()
+
+
+def test_plateau_counts_successful_requests_only():
+    """A server that turns requests away answers them fast: the RPS rises with the failures, the
+    successful RPS stays at what the server can do (250/s here)."""
+    shape = [(2, 100, 0.0), (4, 200, 0.0), (6, 2500, 0.9), (8, 3000, 0.917), (10, 3200, 0.922)]
+    pts = []
+    for s, (level, rps, err) in enumerate(shape):
+        pts += [point(s * 8 + i + 1, level, rps, error_rate=err, stage=s) for i in range(8)]
+    f = F.plateau(levels(pts), "users")
+    assert f is not None and f.evidence["users"] == 6 and f.evidence["rps"] == pytest.approx(250, rel=0.02)

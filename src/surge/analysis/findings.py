@@ -8,8 +8,8 @@ machine, so every rule has a relative bar and an absolute floor.
 * ``breaking_point`` (warning): on a run whose level rose (stress, ramp), the first level
   whose error rate exceeded :data:`BREAK_ERROR_RATE` or whose latency broke a latency
   threshold of the run; a ``--until-break`` run's breaking point is reported as it was found.
-* ``plateau`` (warning): RPS stopped rising while the level kept rising — the first level that
-  reached :data:`PLATEAU_NEAR` of the highest RPS, when the level later rose by
+* ``plateau`` (warning): successful RPS stopped rising while the level kept rising — the first
+  level that reached :data:`PLATEAU_NEAR` of the highest, when the level later rose by
   :data:`PLATEAU_RISE` more without the RPS following; "then drop" when a later level fell
   below :data:`DROP_BELOW` of it.
 * ``latency_drift`` (warning): p95 rising steadily through a hold of at least
@@ -145,27 +145,29 @@ def _until_break(bp: dict, found: Sequence[Level], unit: str) -> Finding:
 
 
 def plateau(found: Sequence[Level], unit: str, *, saturated: bool = False) -> Finding | None:
+    """On successful requests per second: the failures of a target that turns requests away
+    come back fast and would make a rising RPS out of a target that is full."""
     climb = [level for level in rising(found) if level.requests >= MIN_LEVEL_REQUESTS]
     if len(climb) < 2:
         return None
-    peak = max(level.rps for level in climb)
+    peak = max(level.ok_rps for level in climb)
     if peak <= 0:
         return None
-    first = next(i for i, level in enumerate(climb) if level.rps >= PLATEAU_NEAR * peak)
+    first = next(i for i, level in enumerate(climb) if level.ok_rps >= PLATEAU_NEAR * peak)
     flat = climb[first]
     later = climb[first + 1:]
     if not later or later[-1].level < PLATEAU_RISE * flat.level:
         return None
-    plateau_rps = statistics.median(level.rps for level in climb[first:])
+    plateau_rps = statistics.median(level.ok_rps for level in climb[first:])
     evidence = {"rps": round(plateau_rps, 3), unit: _level(flat.level, unit), "elapsed_s": round(flat.from_s, 3),
                 f"{unit}_max": _level(later[-1].level, unit)}
-    message = (f"Throughput stopped rising at {plateau_rps:,.1f} req/s from {_said(flat.level, unit)} "
+    message = (f"Throughput stopped rising at {plateau_rps:,.1f} successful req/s from {_said(flat.level, unit)} "
                f"({flat.from_s:.0f}s) while the load rose to {_said(later[-1].level, unit)}: capacity reached")
-    dropped = [level for level in later if level.rps < DROP_BELOW * plateau_rps]
+    dropped = [level for level in later if level.ok_rps < DROP_BELOW * plateau_rps]
     if dropped:
-        evidence["drop_rps"] = round(dropped[0].rps, 3)
+        evidence["drop_rps"] = round(dropped[0].ok_rps, 3)
         evidence["drop_elapsed_s"] = round(dropped[0].from_s, 3)
-        message += f", then it dropped to {dropped[0].rps:,.1f} req/s at {_said(dropped[0].level, unit)}"
+        message += f", then it dropped to {dropped[0].ok_rps:,.1f} req/s at {_said(dropped[0].level, unit)}"
     if saturated:
         message += " (the load generator was saturated: this may be its limit, not the target's)"
     return Finding("plateau", "warning", message + ".", evidence)

@@ -83,6 +83,12 @@ class Level:
         return self.requests / self.span_s if self.span_s > 0 else 0.0
 
     @property
+    def ok_rps(self) -> float:
+        """Successful requests per second (what the target really served: a server that turns
+        requests away answers them fast, so its failures alone can raise the RPS)."""
+        return (self.requests - self.failures) / self.span_s if self.span_s > 0 else 0.0
+
+    @property
     def error_rate(self) -> float:
         return self.failures / self.requests if self.requests else 0.0
 
