@@ -186,21 +186,21 @@ def _steady(points: Sequence[Point]) -> list[tuple[int, list[Point]]]:
 
 
 def latency_drift(points: Sequence[Point], unit: str) -> Finding | None:
-    best = None
-    for stage, steady in _steady(points):
-        timed = [p for p in steady if "p95" in p.latency and p.requests]
-        if len(timed) < STEADY_MIN_POINTS:
-            continue
-        xs, ys = [p.t_s for p in timed], [p.latency["p95"] for p in timed]
-        slope = theil_sen(xs, ys)
-        if slope is None or slope <= 0:
-            continue
-        rise = slope * (xs[-1] - xs[0])
-        start = statistics.median(ys[: max(1, len(ys) // 4)])
-        if rise < max(DRIFT_MIN_RISE * start, DRIFT_MIN_MS) or agreement(ys) < STEADY_AGREEMENT:
-            continue
-        if best is None or slope > best[0]:
-            best = (slope, stage, timed, start, rise)
+    def drifts():
+        for stage, steady in _steady(points):
+            timed = [p for p in steady if "p95" in p.latency and p.requests]
+            if len(timed) < STEADY_MIN_POINTS:
+                continue
+            xs, ys = [p.t_s for p in timed], [p.latency["p95"] for p in timed]
+            slope = theil_sen(xs, ys)
+            if slope is None or slope <= 0:
+                continue
+            rise = slope * (xs[-1] - xs[0])
+            start = statistics.median(ys[: max(1, len(ys) // 4)])
+            if rise >= max(DRIFT_MIN_RISE * start, DRIFT_MIN_MS) and agreement(ys) >= STEADY_AGREEMENT:
+                yield slope, stage, timed, start, rise
+
+    best = max(drifts(), key=lambda d: d[0], default=None)  # the steepest stage
     if best is None:
         return None
     slope, stage, timed, start, rise = best
@@ -215,21 +215,21 @@ def latency_drift(points: Sequence[Point], unit: str) -> Finding | None:
 
 
 def error_growth(points: Sequence[Point], unit: str) -> Finding | None:
-    best = None
-    for stage, steady in _steady(points):
-        counted = [p for p in steady if p.requests]
-        if len(counted) < STEADY_MIN_POINTS:
-            continue
-        quarter = max(1, len(counted) // 4)
-        begin, end = _rate(counted[:quarter]), _rate(counted[-quarter:])
-        if end < ERROR_GROWTH_FLOOR or end < 2 * begin:
-            continue
-        xs, ys = [p.t_s for p in counted], [100.0 * (p.error_rate or 0.0) for p in counted]
-        slope = theil_sen(xs, ys)
-        if slope is None or slope <= 0 or agreement(ys) < STEADY_AGREEMENT:
-            continue
-        if best is None or slope > best[0]:
-            best = (slope, stage, counted, begin, end)
+    def growths():
+        for stage, steady in _steady(points):
+            counted = [p for p in steady if p.requests]
+            if len(counted) < STEADY_MIN_POINTS:
+                continue
+            quarter = max(1, len(counted) // 4)
+            begin, end = _rate(counted[:quarter]), _rate(counted[-quarter:])
+            if end < ERROR_GROWTH_FLOOR or end < 2 * begin:
+                continue
+            xs, ys = [p.t_s for p in counted], [100.0 * (p.error_rate or 0.0) for p in counted]
+            slope = theil_sen(xs, ys)
+            if slope is not None and slope > 0 and agreement(ys) >= STEADY_AGREEMENT:
+                yield slope, stage, counted, begin, end
+
+    best = max(growths(), key=lambda g: g[0], default=None)  # the steepest stage
     if best is None:
         return None
     slope, stage, counted, begin, end = best
