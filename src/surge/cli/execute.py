@@ -29,6 +29,7 @@ from ..engine.scenario import Scenario, load_scenario, run_redactor
 from ..model.errors import ConfigError, SurgeError
 from ..model.plan import TestPlan
 from ..model.summary import RunResult
+from ..outputs.locust_files import LocustFiles
 from ..outputs.results import ResultsWriter, default_out_dir
 from ..thresholds import ThresholdJudge
 from .compare import print_table, write_comparison
@@ -38,7 +39,7 @@ from .session import Session
 
 
 def execute(cli_options: dict, env: dict | None = None, cwd: Path | None = None,
-            session: Session | None = None, show: str | None = None) -> int:
+            session: Session | None = None, show: str | None = None, locust_outputs: dict | None = None) -> int:
     """Run one test from CLI options; returns the exit code. Raises SurgeError for the CLI to report.
 
     ``show="list"`` (``--list``) prints the scenario's classes and tasks, ``show="plan"``
@@ -56,7 +57,7 @@ def execute(cli_options: dict, env: dict | None = None, cwd: Path | None = None,
     try:
         if show is not None:
             return _describe(show, plan, scenario)
-        return _execute(plan, scenario)
+        return _execute(plan, scenario, locust_outputs or {})
     except SurgeError as exc:  # setup() or the preflight failed: the error may quote a secret
         exc.scrub(run_redactor(plan, scenario))
         raise
@@ -86,7 +87,20 @@ def _out_dir(plan: TestPlan) -> Path:
     return default_out_dir(plan.scenario_name, plan.profile, datetime.now(timezone.utc))
 
 
-def _execute(plan: TestPlan, scenario: Scenario) -> int:
+def _locust_outputs(scenario: Scenario, files: dict) -> list:
+    """``--csv PREFIX`` / ``--html FILE`` copies, and Locust's test events for a locustfile."""
+    outputs: list = []
+    if files:
+        outputs.append(LocustFiles(files.get("csv"), files.get("html")))
+    if "surge.compat.locust" in sys.modules:
+        from ..compat.locust.run_events import LocustEvents, uses_locust
+
+        if uses_locust(scenario):
+            outputs.append(LocustEvents())
+    return outputs
+
+
+def _execute(plan: TestPlan, scenario: Scenario, locust_files: dict) -> int:
     plan = _with_host(plan, scenario)
     out_dir = _out_dir(plan)
     baseline = _baseline_judge(plan, out_dir)  # not a results folder: exit 2 before any load
@@ -105,7 +119,9 @@ def _execute(plan: TestPlan, scenario: Scenario) -> int:
     outputs = [ThresholdJudge.for_plan(plan), *([baseline] if baseline else [])]
     if watch.sampler is not None:
         outputs.append(MonitorSeriesWriter(out_dir, reports=watch.sampler.reports))
-    run = Run(plan, scenario, outputs=[*outputs, writer, ReportWriter(out_dir), view], out_dir=str(out_dir), monitors=watch.sampler)
+    extra = _locust_outputs(scenario, locust_files)
+    run = Run(plan, scenario, outputs=[*outputs, writer, ReportWriter(out_dir), *extra, view], out_dir=str(out_dir),
+              monitors=watch.sampler)
     result = None
     try:
         result = _run_with_signals(run)
@@ -117,7 +133,8 @@ def _execute(plan: TestPlan, scenario: Scenario) -> int:
     if baseline is not None and baseline.comparison is not None:
         print_table(baseline.comparison)
         write_comparison(baseline.comparison, out_dir)
-    return result.exit_code
+    chosen = [o.exit_code for o in extra if getattr(o, "exit_code", None) is not None]
+    return chosen[0] if chosen else result.exit_code  # a Locust listener's process_exit_code
 
 
 def _baseline_judge(plan: TestPlan, out_dir: Path) -> BaselineJudge | None:

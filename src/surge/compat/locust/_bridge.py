@@ -1,0 +1,70 @@
+"""Synchronous task code on the asyncio client: a greenlet per call, suspended at every request.
+
+The technique of SQLAlchemy's asyncio support (``greenlet_spawn`` / ``await_only``): the sync
+function runs in a child greenlet whose parent is the greenlet running the event loop. When the
+sync code needs I/O it calls :func:`await_only` with an awaitable; that switches to the parent,
+which (inside an ordinary coroutine, :func:`greenlet_spawn`) awaits it and switches back with the
+result, or throws its exception into the child. No threads; one event loop serves every user.
+
+Cancellation travels the same way: a task cancelled while its greenlet waits gets the
+``CancelledError`` thrown in at the ``await_only`` call, so the sync code's ``finally`` blocks
+run before the task ends.
+
+Blocking calls in the sync code (``time.sleep``, a blocking socket) hold the whole event loop,
+as blocking code in an ``async`` task does: every user of that worker waits. The loop guard
+(``surge.engine.guard``) keeps the run stoppable; the live view's loop lag shows the stall.
+"""
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import greenlet
+
+T = TypeVar("T")
+_getcurrent = greenlet.getcurrent
+
+
+class _TaskGreenlet(greenlet.greenlet):
+    """A greenlet that runs one call of sync task code; its parent awaits for it."""
+
+    __slots__ = ()
+
+
+def in_task_greenlet() -> bool:
+    """Whether the caller runs inside :func:`greenlet_spawn` (so it may :func:`await_only`)."""
+    return type(_getcurrent()) is _TaskGreenlet
+
+
+def await_only(awaitable: Awaitable[T]) -> T:
+    """Wait for ``awaitable`` from sync code running under :func:`greenlet_spawn`."""
+    current = _getcurrent()
+    if type(current) is not _TaskGreenlet:
+        close = getattr(awaitable, "close", None)
+        if close is not None:
+            close()  # no "coroutine was never awaited" warning on top of this error
+        raise RuntimeError("a Locust client call outside a task: call self.client from a task, "
+                           "on_start or on_stop (or await it in an async task)")
+    return current.parent.switch(awaitable)
+
+
+async def greenlet_spawn(fn: Callable[..., T], *args: Any) -> T:
+    """Run ``fn(*args)`` in a child greenlet, awaiting on its behalf whatever it waits for."""
+    child = _TaskGreenlet(fn, _getcurrent())
+    result = child.switch(*args)
+    while not child.dead:
+        try:
+            value = await result
+        except BaseException:  # the awaitable's error (or our cancellation) goes into the sync code
+            result = child.throw(*sys.exc_info())
+        else:
+            result = child.switch(value)
+    return result
+
+
+def sleep(seconds: float) -> None:
+    """``asyncio.sleep`` from sync task code (other users run meanwhile)."""
+    if seconds > 0 or in_task_greenlet():
+        await_only(asyncio.sleep(max(0.0, seconds)))
