@@ -54,10 +54,14 @@ def execute(cli_options: dict, env: dict | None = None, cwd: Path | None = None,
     except SurgeError as exc:  # an import error may quote a token the plan carries
         exc.scrub(run_redactor(plan))
         raise
+    locust_outputs = dict(locust_outputs or {})
+    if locust_outputs.pop("auto_shape", False) and scenario.shape is not None and _uses_locust(scenario):
+        # Locust lets a locustfile's LoadTestShape drive the users when no -u was given
+        plan = settle({**cli_options, "shape": True}, os.environ if env is None else env, cwd or Path.cwd())
     try:
         if show is not None:
             return _describe(show, plan, scenario)
-        return _execute(plan, scenario, locust_outputs or {})
+        return _execute(plan, scenario, locust_outputs)
     except SurgeError as exc:  # setup() or the preflight failed: the error may quote a secret
         exc.scrub(run_redactor(plan, scenario))
         raise
@@ -92,12 +96,19 @@ def _locust_outputs(scenario: Scenario, files: dict) -> list:
     outputs: list = []
     if files:
         outputs.append(LocustFiles(files.get("csv"), files.get("html")))
-    if "surge.compat.locust" in sys.modules:
-        from ..compat.locust.run_events import LocustEvents, uses_locust
+    if _uses_locust(scenario):
+        from ..compat.locust.run_events import LocustEvents
 
-        if uses_locust(scenario):
-            outputs.append(LocustEvents())
+        outputs.append(LocustEvents())
     return outputs
+
+
+def _uses_locust(scenario: Scenario) -> bool:
+    if "surge.compat.locust" not in sys.modules:  # no scenario imported it: not a locustfile
+        return False
+    from ..compat.locust.run_events import uses_locust
+
+    return uses_locust(scenario)
 
 
 def _execute(plan: TestPlan, scenario: Scenario, locust_files: dict) -> int:

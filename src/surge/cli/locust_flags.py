@@ -6,9 +6,9 @@ The flags that mean the same in surge are aliases declared on ``surge run`` itse
 
 * :func:`check_argv` refuses Locust flags surge has no counterpart for, with one line saying
   what to use instead (exit 2), and joins Locust's space-separated tag lists (``--tags a b``);
-* :func:`settle_locust` resolves ``-f``, and for a locustfile reads ``locust.conf`` /
-  ``[tool.locust]`` (below the command line) and lets its ``LoadTestShape`` drive the users
-  when no workload flag was given, as Locust does.
+* :func:`settle_locust` resolves ``-f``, for a locustfile reads ``locust.conf`` /
+  ``[tool.locust]`` (below the command line), and says whether a ``LoadTestShape`` may drive
+  the users (no workload flag given), as Locust lets it.
 
 It reads files and argv only; it imports nothing of the engine (``surge --help`` stays quick).
 """
@@ -91,7 +91,8 @@ def settle_locust(scenario: str | None, options: dict, cwd: Path) -> tuple[str |
 
     For a locustfile (a file importing ``locust``), ``locust.conf`` in ``cwd`` (or ``--config
     FILE.conf``) and ``[tool.locust]`` in ``./pyproject.toml`` fill what the command line left
-    unset; and with no workload flag, its ``LoadTestShape`` drives the users."""
+    unset. ``auto_shape`` in the outputs: no workload flag was given, so a locustfile's
+    ``LoadTestShape`` drives the users (``cli.execute`` decides once the file is loaded)."""
     options = dict(options)
     locustfile = options.pop("locustfile", None)
     options.pop("headless", None)
@@ -112,10 +113,8 @@ def settle_locust(scenario: str | None, options: dict, cwd: Path) -> tuple[str |
             options.setdefault(key, value)
     outputs = {key: options.pop(key) for key in ("csv", "html") if options.get(key)}
     options.pop("headless", None)
-    if scenario is not None and not (set(options) & {"users", "profile", "rate", "stages", "shape"}):
-        path = _path(scenario, cwd)
-        if imports_locust(path) and defines_shape(path):
-            options["shape"] = True
+    if not (set(options) & {"users", "profile", "rate", "stages", "shape", "until_break"}):
+        outputs["auto_shape"] = True  # a locustfile's LoadTestShape, once loaded, drives the users
     return scenario, options, outputs
 
 
@@ -140,17 +139,6 @@ def imports_locust(path: Path) -> bool:
             return True
         if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "locust" and not node.level:
             return True
-    return False
-
-
-def defines_shape(path: Path) -> bool:
-    tree = _parse(path)
-    for node in ast.walk(tree) if tree is not None else ():
-        if isinstance(node, ast.ClassDef):
-            for base in node.bases:
-                name = base.id if isinstance(base, ast.Name) else getattr(base, "attr", "")
-                if name == "LoadTestShape":
-                    return True
     return False
 
 

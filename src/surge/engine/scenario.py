@@ -146,7 +146,29 @@ def _aliased_hook(hook: str, *args) -> None:
             fn(*args)
 
 
+#: the last scenario imported that uses an aliased package, by (path, mtime): a locustfile is
+#: imported once per process, as Locust does, so the in-process workers share its module state
+#: (and its event listeners) with the coordinator
+_last_aliased: dict = {}
+
+
+def _uses_aliases(module: ModuleType) -> bool:
+    homes = tuple(MODULE_ALIASES.values())
+    return any((getattr(value, "__module__", None) or getattr(value, "__name__", None) or "").startswith(homes)
+               for value in vars(module).values() if isinstance(value, (type, ModuleType)) or callable(value))
+
+
 def _import(path: Path) -> ModuleType:
+    key = (str(path.resolve()), path.stat().st_mtime_ns)
+    if _last_aliased.get("key") == key:
+        return _last_aliased["module"]
+    module = _import_file(path)
+    if _uses_aliases(module):
+        _last_aliased.update(key=key, module=module)
+    return module
+
+
+def _import_file(path: Path) -> ModuleType:
     install_aliases()
     _aliased_hook("surge_before_import")
     name = f"surge_scenario_{path.stem}"

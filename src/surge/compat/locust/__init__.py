@@ -46,9 +46,15 @@ def surge_before_import() -> None:
     events.__init__()
 
 
+_initialised: list = []  # the scenario modules whose init event fired (a module is reused in-process)
+
+
 def surge_loaded(scenario) -> None:
     """Called by the scenario loader once a locustfile was imported in this process: Locust's
     ``init`` event, with the environment knowing its user classes and shape."""
+    if any(module is scenario.module for module in _initialised):
+        return
+    _initialised[:] = [scenario.module]
     environment.user_classes = [plan.cls for plan in scenario.user_classes]
     environment.shape_class = scenario.shape() if scenario.shape is not None else None
     environment.host = scenario.default_host
