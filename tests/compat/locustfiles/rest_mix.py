@@ -30,7 +30,7 @@ class AuditorUser(HttpUser):
         with self.client.post("/echo", json={"claim": "c1", "sources": ["a"]}, catch_response=True) as response:
             if response.status_code != 200:
                 response.failure(f"Got status {response.status_code}")
-            elif response.json()["headers"].get("x-api-key") != "audit-secret-key":
+            elif response.json()["header_map"].get("x-api-key") != "audit-secret-key":
                 response.failure("header missing")
             else:
                 response.success()

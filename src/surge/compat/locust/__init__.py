@@ -20,6 +20,7 @@ from .contrib.fasthttp import FastHttpUser
 from .env import environment
 from .event import events
 from .shape import LoadTestShape
+from .stats import local_stats
 
 __version__ = "2.99.0+surge"  # Locust 2.x's API; not Locust itself
 
@@ -42,8 +43,11 @@ def __getattr__(name: str):
 
 
 def surge_before_import() -> None:
-    """The scenario loader imports a file (again, in this process): its listeners start afresh."""
+    """The scenario loader imports a file (again, in this process): its listeners and this
+    process's statistics start afresh."""
     events.__init__()
+    local_stats.reset_all()
+    environment.__init__()
 
 
 _initialised: list = []  # the scenario modules whose init event fired (a module is reused in-process)
