@@ -59,6 +59,10 @@ def surge_loaded(scenario) -> None:
     if any(module is scenario.module for module in _initialised):
         return
     _initialised[:] = [scenario.module]
+    try:
+        local_stats.kept = "stats" in scenario.path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        local_stats.kept = True
     environment.user_classes = [plan.cls for plan in scenario.user_classes]
     environment.shape_class = scenario.shape() if scenario.shape is not None else None
     environment.host = scenario.default_host

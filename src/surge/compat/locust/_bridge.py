@@ -28,9 +28,40 @@ _getcurrent = greenlet.getcurrent
 
 
 class _TaskGreenlet(greenlet.greenlet):
-    """A greenlet that runs one call of sync task code; its parent awaits for it."""
+    """A greenlet that runs calls of sync task code, one after the other; its parent awaits for it.
+
+    Kept for reuse (``_idle``): creating a greenlet costs ~14 µs on CPython 3.11 (its frame
+    stack is allocated anew), a switch ~0.4 µs; a task's greenlet per iteration would cost more
+    than the request it sends."""
 
     __slots__ = ()
+
+
+class _Done:
+    """What a task greenlet switches back with when its call ended (not an awaitable)."""
+
+    __slots__ = ("value", "error")
+
+    def __init__(self, value, error) -> None:
+        self.value, self.error = value, error
+
+
+def _serve(fn, args):
+    """A task greenlet's life: run a call, hand back its outcome, wait for the next call."""
+    parent = _getcurrent().parent
+    while True:
+        try:
+            done = _Done(fn(*args), None)
+        except greenlet.GreenletExit:
+            raise
+        except BaseException as exc:  # handed to the awaiting coroutine, which raises it
+            done = _Done(None, exc)
+        fn = args = None
+        fn, args = parent.switch(done)
+
+
+#: task greenlets between calls, for the next call made from the same parent greenlet
+_idle: list[_TaskGreenlet] = []
 
 
 def in_task_greenlet() -> bool:
@@ -51,17 +82,22 @@ def await_only(awaitable: Awaitable[T]) -> T:
 
 
 async def greenlet_spawn(fn: Callable[..., T], *args: Any) -> T:
-    """Run ``fn(*args)`` in a child greenlet, awaiting on its behalf whatever it waits for."""
-    child = _TaskGreenlet(fn, _getcurrent())
-    result = child.switch(*args)
-    while not child.dead:
+    """Run ``fn(*args)`` in a task greenlet, awaiting on its behalf whatever it waits for."""
+    here = _getcurrent()
+    child = _idle.pop() if _idle and _idle[-1].parent is here else _TaskGreenlet(_serve, here)
+    result = child.switch(fn, args)
+    while type(result) is not _Done:
         try:
             value = await result
         except BaseException:  # the awaitable's error (or our cancellation) goes into the sync code
             result = child.throw(*sys.exc_info())
         else:
             result = child.switch(value)
-    return result
+    _idle.append(child)
+    if result.error is not None:
+        error, result.error = result.error, None
+        raise error
+    return result.value
 
 
 def sleep(seconds: float) -> None:

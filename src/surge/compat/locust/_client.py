@@ -107,14 +107,17 @@ class LocustResponse(Response):
             suppress = True
         if self._deferred:
             self.commit()
-            _report(self)
+            if local_stats.kept or events.request._handlers:
+                _report(self)
         return suppress
 
 
 def _report(resp: LocustResponse) -> None:
-    """The request as Locust reports it: the process's ``environment.stats`` and ``events.request``."""
+    """The request as Locust reports it: the process's ``environment.stats`` (when the locustfile
+    reads them, see ``stats.local_stats``) and ``events.request``."""
     exception = resp._exception() if (resp._failed or resp.error is not None) else None
-    local_stats.log(resp.method, resp.name, resp.elapsed_ms, len(resp._body), exception)
+    if local_stats.kept:
+        local_stats.log(resp.method, resp.name, resp.elapsed_ms, len(resp._body), exception)
     if events.request._handlers:
         events.request.fire(request_type=resp.method, name=resp.name, response_time=resp.elapsed_ms,
                             response_length=len(resp._body), response=resp, context={},
@@ -161,12 +164,20 @@ class HttpSession:
             coro = call._coro if kw.get("catch_response") else call
         resp = _getcurrent().parent.switch(coro)  # await_only() written out: a call less per request
         resp.__class__ = LocustResponse
-        if not resp._deferred:
+        if not resp._deferred and (local_stats.kept or events.request._handlers):
             _report(resp)
         return resp
 
     def get(self, url: str, **kw):
-        return self.request("GET", url, **kw)
+        if kw or type(_getcurrent()) is not _TaskGreenlet:
+            return self.request("GET", url, **kw)
+        client = self._client  # the plain GET, the most common request, written out
+        client.created += 1
+        resp = _getcurrent().parent.switch(client._send("GET", url, None))
+        resp.__class__ = LocustResponse
+        if local_stats.kept or events.request._handlers:
+            _report(resp)
+        return resp
 
     def post(self, url: str, data=None, json=None, **kw):
         if data is not None:

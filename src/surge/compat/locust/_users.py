@@ -125,12 +125,26 @@ def _execute(user, item, owner) -> None:
         pass
 
 
+def _plain(user, fn) -> None:
+    """:func:`_execute` for a task function (the common case, one check less)."""
+    try:
+        fn(user)
+    except RescheduleTaskImmediately:
+        user._skip_wait = True
+    except RescheduleTask:
+        pass
+
+
 def _spec(item, weight: int) -> TaskSpec:
-    if not _is_taskset(item) and inspect.iscoroutinefunction(item):
+    if _is_taskset(item):
+        def fn(user, _item=item):
+            return greenlet_spawn(_execute, user, _item, user)
+    elif inspect.iscoroutinefunction(item):
         fn = item  # an async task: surge runs it as it is
     else:
         def fn(user, _item=item):
-            return greenlet_spawn(_execute, user, _item, user)
+            return greenlet_spawn(_plain, user, _item)
+    if fn is not item:
         fn.__name__ = _name(item)
     return TaskSpec(fn, weight, _tags(item))
 

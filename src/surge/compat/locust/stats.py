@@ -4,7 +4,9 @@ Two sources. In the coordinator, after the run (``test_stop``, ``quitting``), th
 run's own final figures across every worker: counts from the summary, percentiles from the
 merged HDR histograms. Inside the worker processes (a task reading ``self.environment.stats``)
 they are what this process's users did so far, kept per request as Locust keeps them (response
-times rounded to 2 significant digits above 100 ms); surge's own figures never come from these.
+times rounded to 2 significant digits above 100 ms), when the locustfile's source mentions
+``stats`` at all (logging every request costs ~1.5 µs that most locustfiles never read);
+surge's own figures never come from these.
 
 Module constants Locust users set (``PERCENTILES_TO_REPORT``, ``CSV_STATS_INTERVAL_SEC``...) exist so
 that setting them does not fail; surge's outputs do not read them.
@@ -108,6 +110,10 @@ class StatsEntry:
 
 
 class RequestStats:
+    #: whether requests are logged here (``local_stats``: when the locustfile mentions ``stats``;
+    #: a Locust-style log of every request is ~1.5 µs a request that most locustfiles never read)
+    kept = True
+
     def __init__(self) -> None:
         self.entries: dict[tuple[str, str], StatsEntry] = {}
         self.errors: dict[str, "StatsError"] = {}
@@ -147,8 +153,10 @@ class StatsError:
         self.method, self.name, self.error, self.occurrences = method, name, error, occurrences
 
 
-#: what this process's users did (tasks reading ``self.environment.stats`` see it)
+#: what this process's users did (tasks reading ``self.environment.stats`` see it); kept only
+#: for a locustfile whose source mentions ``stats`` (``surge_loaded`` decides)
 local_stats = RequestStats()
+local_stats.kept = False
 
 
 def from_result(result) -> RequestStats:
