@@ -98,7 +98,7 @@ class StatsEntry:
         """The response time (ms) below which ``percent`` (a fraction, 0.95) of requests fall."""
         if self._percentile is not None:
             return self._percentile(percent)
-        wanted = self.num_requests * percent
+        wanted = int(self.num_requests * percent)  # Locust's calculate_response_time_percentile
         seen = 0
         for ms in sorted(self.response_times, reverse=True):
             seen += self.response_times[ms]
