@@ -272,3 +272,12 @@ def test_the_corrections_guides_locustfile_unchanged_passes_against_surge_demos_
     assert summary is not None and summary["total"]["requests"] > 10
     assert summary["total"]["failures"] == 0, summary["failures"]
     assert code == 0
+
+
+def test_time_sleep_in_a_task_lets_the_other_users_run(target, run_here):
+    code, summary, text = run_here("sleepy.py", target.url, "-u", "10", "-r", "1000", "-t", "1s")
+    assert code == 0, text[-2000:]
+    # 10 users, 0.25 s of sleeps an iteration: ~40 iterations in 1 s when the sleeps overlap,
+    # 4 if each held the worker's loop
+    assert by_name(summary)["GET step1"]["requests"] >= 25
+    assert summary["total"]["requests"] + summary["total"]["cancelled"] == target.stats()["requests"]["GET /ok"]

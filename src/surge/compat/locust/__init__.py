@@ -19,6 +19,7 @@ from ._users import constant_throughput, tag, task
 from .contrib.fasthttp import FastHttpUser
 from .env import environment
 from .event import events
+from ._sleep import make_sleep_cooperative
 from .shape import LoadTestShape
 from .stats import local_stats
 
@@ -59,6 +60,7 @@ def surge_loaded(scenario) -> None:
     if any(module is scenario.module for module in _initialised):
         return
     _initialised[:] = [scenario.module]
+    make_sleep_cooperative(scenario.module)
     try:
         local_stats.kept = "stats" in scenario.path.read_text(encoding="utf-8", errors="replace")
     except OSError:
