@@ -38,24 +38,26 @@ class _TaskGreenlet(greenlet.greenlet):
 
 
 class _Done:
-    """What a task greenlet switches back with when its call ended (not an awaitable)."""
+    """What a task greenlet switches back with when its call ended (not an awaitable): its
+    result or its error, one object per greenlet, reused."""
 
     __slots__ = ("value", "error")
 
-    def __init__(self, value, error) -> None:
-        self.value, self.error = value, error
+    def __init__(self) -> None:
+        self.value = self.error = None
 
 
 def _serve(fn, args):
     """A task greenlet's life: run a call, hand back its outcome, wait for the next call."""
     parent = _getcurrent().parent
+    done = _Done()
     while True:
         try:
-            done = _Done(fn(*args), None)
+            done.value = fn(*args)
         except greenlet.GreenletExit:
             raise
         except BaseException as exc:  # handed to the awaiting coroutine, which raises it
-            done = _Done(None, exc)
+            done.error = exc
         fn = args = None
         fn, args = parent.switch(done)
 
@@ -97,7 +99,8 @@ async def greenlet_spawn(fn: Callable[..., T], *args: Any) -> T:
     if result.error is not None:
         error, result.error = result.error, None
         raise error
-    return result.value
+    value, result.value = result.value, None
+    return value
 
 
 def sleep(seconds: float) -> None:

@@ -169,11 +169,12 @@ class HttpSession:
         return resp
 
     def get(self, url: str, **kw):
-        if kw or type(_getcurrent()) is not _TaskGreenlet:
+        current = _getcurrent()
+        if kw or type(current) is not _TaskGreenlet:
             return self.request("GET", url, **kw)
         client = self._client  # the plain GET, the most common request, written out
         client.created += 1
-        resp = _getcurrent().parent.switch(client._send("GET", url, None))
+        resp = current.parent.switch(client._send("GET", url, None))
         resp.__class__ = LocustResponse
         if local_stats.kept or events.request._handlers:
             _report(resp)

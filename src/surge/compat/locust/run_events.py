@@ -12,7 +12,7 @@ from ...model.events import IntervalStats, RunStarted
 from .env import environment
 from .event import events
 from .runners import STATE_RUNNING, STATE_STOPPED
-from .stats import from_result
+from .stats import from_result, local_stats
 
 
 class LocustEvents:
@@ -21,6 +21,10 @@ class LocustEvents:
 
     def handle(self, event) -> None:
         if isinstance(event, RunStarted):
+            # a run in a process that ran one before (a suite, tests): nothing carries over
+            environment.process_exit_code = None
+            environment.stats = local_stats
+            local_stats.reset_all()
             environment.host = event.host
             environment.runner.state = STATE_RUNNING
             events.test_start.fire(environment=environment)

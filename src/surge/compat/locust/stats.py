@@ -145,7 +145,9 @@ class RequestStats:
         return self.total.num_failures
 
     def reset_all(self) -> None:
+        kept = self.kept
         self.__init__()
+        self.kept = kept
 
 
 class StatsError:
