@@ -19,13 +19,14 @@ from ..model.schedule import owned_by_class, owned_count, owned_iterations, weig
 def describe_scenario(scenario: Scenario) -> str:
     """User classes with their weights and think time, their tasks with weights and tags, the tags in use."""
     classes = scenario.user_classes
-    total = sum(c.weight for c in classes)
+    total = sum(c.weight for c in classes if not getattr(c.cls, "fixed_count", 0))
     tasks = sum(len(c.tasks) for c in classes)
     lines = [f"{scenario.path.name}: {_count(len(classes), 'user class', 'user classes')}, "
              f"{_count(tasks, 'task', 'tasks')}"]
     for c in classes:
-        lines.append(f"  {c.cls.__name__}  weight {c.weight:g} ({_share(c.weight, total)})"
-                     f"  wait_time {_wait_time(c.cls.wait_time)}")
+        fixed = getattr(c.cls, "fixed_count", 0)  # Locust's: that many users, whatever the weights
+        share = f"fixed_count {fixed}" if fixed else f"weight {c.weight:g} ({_share(c.weight, total)})"
+        lines.append(f"  {c.cls.__name__}  {share}  wait_time {_wait_time(c.cls.wait_time)}")
         task_total = sum(t.weight for t in c.tasks)
         width = max(len(t.name) for t in c.tasks)
         for t in c.tasks:

@@ -30,6 +30,7 @@ from ..engine.scenario import Scenario, load_scenario, run_redactor
 from ..model.errors import ConfigError, SurgeError
 from ..model.plan import TestPlan
 from ..model.summary import RunResult
+from ..outputs.locust_files import LocustFiles
 from ..outputs.results import ResultsWriter, default_out_dir
 from ..thresholds import ThresholdJudge
 from .compare import print_table, write_comparison
@@ -39,7 +40,7 @@ from .session import Session
 
 
 def execute(cli_options: dict, env: dict | None = None, cwd: Path | None = None,
-            session: Session | None = None, show: str | None = None) -> int:
+            session: Session | None = None, show: str | None = None, locust_outputs: dict | None = None) -> int:
     """Run one test from CLI options; returns the exit code. Raises SurgeError for the CLI to report.
 
     ``show="list"`` (``--list``) prints the scenario's classes and tasks, ``show="plan"``
@@ -54,10 +55,14 @@ def execute(cli_options: dict, env: dict | None = None, cwd: Path | None = None,
     except SurgeError as exc:  # an import error may quote a token the plan carries
         exc.scrub(run_redactor(plan))
         raise
+    locust_outputs = dict(locust_outputs or {})
+    if locust_outputs.pop("auto_shape", False) and scenario.shape is not None and _uses_locust(scenario):
+        # Locust lets a locustfile's LoadTestShape drive the users when no -u was given
+        plan = settle({**cli_options, "shape": True}, os.environ if env is None else env, cwd or Path.cwd())
     try:
         if show is not None:
             return _describe(show, plan, scenario)
-        return _execute(plan, scenario)
+        return _execute(plan, scenario, locust_outputs)
     except SurgeError as exc:  # setup() or the preflight failed: the error may quote a secret
         exc.scrub(run_redactor(plan, scenario))
         raise
@@ -87,7 +92,27 @@ def _out_dir(plan: TestPlan) -> Path:
     return default_out_dir(plan.scenario_name, plan.profile, datetime.now(timezone.utc))
 
 
-def _execute(plan: TestPlan, scenario: Scenario) -> int:
+def _locust_outputs(scenario: Scenario, files: dict) -> list:
+    """``--csv PREFIX`` / ``--html FILE`` copies, and Locust's test events for a locustfile."""
+    outputs: list = []
+    if files:
+        outputs.append(LocustFiles(files.get("csv"), files.get("html")))
+    if _uses_locust(scenario):
+        from ..compat.locust.run_events import LocustEvents
+
+        outputs.append(LocustEvents())
+    return outputs
+
+
+def _uses_locust(scenario: Scenario) -> bool:
+    if "surge.compat.locust" not in sys.modules:  # no scenario imported it: not a locustfile
+        return False
+    from ..compat.locust.run_events import uses_locust
+
+    return uses_locust(scenario)
+
+
+def _execute(plan: TestPlan, scenario: Scenario, locust_files: dict) -> int:
     plan = _with_host(plan, scenario)
     out_dir = _out_dir(plan)
     baseline = _baseline_judge(plan, out_dir)  # not a results folder: exit 2 before any load
@@ -106,7 +131,9 @@ def _execute(plan: TestPlan, scenario: Scenario) -> int:
     outputs = [ThresholdJudge.for_plan(plan), *([baseline] if baseline else []), FindingsObserver(plan.interval_s)]
     if watch.sampler is not None:
         outputs.append(MonitorSeriesWriter(out_dir, reports=watch.sampler.reports))
-    run = Run(plan, scenario, outputs=[*outputs, writer, ReportWriter(out_dir), view], out_dir=str(out_dir), monitors=watch.sampler)
+    extra = _locust_outputs(scenario, locust_files)
+    run = Run(plan, scenario, outputs=[*outputs, writer, ReportWriter(out_dir), *extra, view], out_dir=str(out_dir),
+              monitors=watch.sampler)
     result = None
     try:
         result = _run_with_signals(run)
@@ -118,7 +145,8 @@ def _execute(plan: TestPlan, scenario: Scenario) -> int:
     if baseline is not None and baseline.comparison is not None:
         print_table(baseline.comparison)
         write_comparison(baseline.comparison, out_dir)
-    return result.exit_code
+    chosen = [o.exit_code for o in extra if getattr(o, "exit_code", None) is not None]
+    return chosen[0] if chosen else result.exit_code  # a Locust listener's process_exit_code
 
 
 def _baseline_judge(plan: TestPlan, out_dir: Path) -> BaselineJudge | None:

@@ -55,8 +55,10 @@ from .monitor import monitor_command  # noqa: E402
 from .report import report_command  # noqa: E402
 from .session import Session
 
-RUN_HELP = """Run SCENARIO (a Python file of HttpUser classes) against --host.
-SCENARIO may be left out when the config file sets scenario = "...".
+RUN_HELP = """Run SCENARIO (a Python file of HttpUser classes, or a locustfile) against --host.
+SCENARIO may be left out when the config file sets scenario = "..." (or
+locust.conf sets locustfile = ...). Locust's flags -u -r -t -H -f -T -E
+--headless --csv --html --stop-timeout --exit-code-on-error work as in Locust.
 
 \b
 Closed workload: --users N [--spawn-rate R] [--duration D], --stage 30s:50
@@ -89,7 +91,7 @@ def _workload_options(fn):
         click.option("--stage", "stages", metavar="DURATION:TARGET", multiple=True,
                      help="A stage, k6's form: --stage 30s:50 moves to 50 users over 30 s (repeat, in order; "
                           "30s:50/s moves to 50 iterations/s)."),
-        click.option("--duration", "-d", metavar="DURATION", help="Run length (default 1m); with --profile, stretches the whole profile."),
+        click.option("--duration", "-d", "-t", "--run-time", "duration", metavar="DURATION", help="Run length (default 1m); with --profile, stretches the whole profile."),
         click.option("--processes", metavar="N", help="Worker processes (default: the CPUs this process may use)."),
         click.option("--iterations", "-i", metavar="N",
                      help="End the run once N task picks (open: arrivals) have started across all users, split like "
@@ -101,7 +103,8 @@ def _workload_options(fn):
         click.option("--user-classes", metavar="CLASS", multiple=True, help="Only run these user classes."),
         click.option("--timeout", metavar="DURATION", help="Request timeout (default 30s)."),
         click.option("--connect-timeout", metavar="DURATION", help="TCP/TLS connect timeout (default 10s)."),
-        click.option("--graceful-stop", metavar="DURATION", help="Time in-flight requests get at the end (default 5s)."),
+        click.option("--graceful-stop", "--stop-timeout", "graceful_stop", metavar="DURATION",
+                     help="Time in-flight requests get at the end (default 5s)."),
         click.option("--interval", metavar="DURATION", help="Snapshot and history interval (default 1s, at least 100ms)."),
         click.option("--hook-timeout", metavar="DURATION",
                      help="How long setup() and teardown() may take before they are abandoned (default 60s)."),
@@ -148,7 +151,13 @@ def _workload_options(fn):
         click.option("--dry-run", is_flag=True, default=False,
                      help="Print the settled plan (stages, users per class and worker, thresholds, results folder) "
                           "and exit; nothing starts."),
-        click.option("--config", metavar="FILE", help="Config file (default surge.toml, or [tool.surge] in pyproject.toml)."),
+        click.option("--config", metavar="FILE", help="Config file (default surge.toml, or [tool.surge] in pyproject.toml; "
+                                                        "a FILE.conf is a locust.conf)."),
+        click.option("--locustfile", "-f", metavar="FILE", help="Locust's spelling of SCENARIO."),
+        click.option("--headless", is_flag=True, default=None, help="Accepted for Locust's command lines: surge runs headless."),
+        click.option("--csv", metavar="PREFIX", help="Also write Locust's PREFIX_stats.csv, PREFIX_stats_history.csv, "
+                                                     "PREFIX_failures.csv and PREFIX_exceptions.csv."),
+        click.option("--html", metavar="FILE", help="Also write the run's report.html to FILE."),
         click.option("--debug", is_flag=True, default=None, help="Show tracebacks."),
     ]
     for option in reversed(options):
@@ -179,7 +188,12 @@ def run_command(session: Session, scenario: str | None, list_scenario: bool, dry
     if list_scenario and dry_run:
         raise click.UsageError("--list and --dry-run: choose one")
     show = "list" if list_scenario else "plan" if dry_run else None
-    sys.exit(execute({"scenario": scenario, **_clean(options)}, session=session, show=show))
+    from pathlib import Path
+
+    from .locust_flags import settle_locust
+
+    scenario, cleaned, files = settle_locust(scenario, _clean(options), Path.cwd())
+    sys.exit(execute({"scenario": scenario, **cleaned}, session=session, show=show, locust_outputs=files))
 
 
 @cli.command("demo")
@@ -242,6 +256,10 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if _early:
             raise EarlySignal(_early[0])
+        if argv[:1] == ["run"]:  # Locust's flags that surge has no counterpart for: one line, exit 2
+            from .locust_flags import check_argv
+
+            argv = ["run", *check_argv(argv[1:])]
         code = cli.main(args=argv, prog_name="surge", standalone_mode=False, obj=session)
     except BaseException as exc:
         code = _exit_for(exc, session)

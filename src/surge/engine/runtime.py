@@ -92,6 +92,9 @@ class VirtualUser:
         self.index = index
         self.client = HttpClient(ctx.clients, headers=getattr(spec.cls, "headers", None))
         self.user = spec.cls(client=self.client, data=ctx.data, user_id=index)
+        bind = getattr(self.user, "_surge_bind", None)
+        if bind is not None:  # a user that needs its VU (the Locust layer: TaskSet waits and stops)
+            bind(self)
         self._cum = _cumulative(tuple(t.weight for t in spec.tasks))  # shared by the class's users
         self.state = VUState.STARTING
         self.stopping = False
@@ -172,7 +175,9 @@ async def closed_loop(vu: VirtualUser, ctx: WorkerContext) -> None:
     recorder = ctx.recorder
     budget = ctx.iterations
     override = ctx.plan.think_time_s  # --think-time
-    think = constant(override) if override is not None else vu.spec.cls.wait_time or constant(0)
+    # an instance's own wait_time (the Locust layer binds one per user) wins over the class's
+    think = constant(override) if override is not None else (
+        vars(vu.user).get("wait_time") or vu.spec.cls.wait_time or constant(0))
     if isinstance(think, constant) and think.seconds == 0:
         think = None  # no think time: skip the clock reads
     single = vu.spec.tasks[0] if len(vu.spec.tasks) == 1 else None

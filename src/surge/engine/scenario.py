@@ -1,6 +1,8 @@
 """Load a scenario file: its user classes, setup/teardown, load shape and custom metrics."""
 from __future__ import annotations
 
+import importlib
+import importlib.abc
 import importlib.util
 import sys
 import traceback
@@ -72,16 +74,103 @@ def load_scenario(path: str | Path, *, tags=(), exclude_tags=(), user_classes=()
         raise ScenarioError(f"{path.name}: {problems[0]}", "see the scenario API in the README")
     plans = _select(found, set(tags), set(exclude_tags), path)
     shapes = [obj for obj in vars(module).values()
-              if isinstance(obj, type) and issubclass(obj, LoadTestShape) and obj is not LoadTestShape]
-    return Scenario(
+              if isinstance(obj, type) and issubclass(obj, LoadTestShape) and obj is not LoadTestShape
+              and not obj.__dict__.get("abstract", False)]
+    scenario = Scenario(
         path=path, module=module, user_classes=plans,
         setup=_hook(module, "setup"), teardown=_hook(module, "teardown"),
         shape=shapes[0] if shapes else None,
         metrics=[obj for obj in vars(module).values() if isinstance(obj, Metric)],
     )
+    _aliased_hook("surge_loaded", scenario)
+    return scenario
+
+
+#: modules a scenario may import that surge provides itself, by the name the scenario uses:
+#: ``import locust`` (and ``locust.contrib.fasthttp``...) gets surge's compatibility package,
+#: never the real Locust (which monkey-patches the process with gevent when imported). Named
+#: here as data: the engine does not import the compat layer, the scenario's import does.
+MODULE_ALIASES = {"locust": "surge.compat.locust"}
+
+
+class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Resolves an aliased name (and its submodules) to surge's module of the aliased name."""
+
+    def __init__(self) -> None:
+        self._found: dict[str, ModuleType] = {}
+
+    def find_spec(self, fullname: str, path=None, target=None):
+        top = fullname.partition(".")[0]
+        home = MODULE_ALIASES.get(top)
+        if home is None:
+            return None
+        try:
+            module = importlib.import_module(home + fullname[len(top):])
+        except ModuleNotFoundError as exc:
+            if not (exc.name or "").startswith(home):
+                raise
+            raise ConfigError(f"{fullname} is not supported by surge's {top} compatibility layer",
+                              "see 'Running a locustfile' in the README for what it supports") from None
+        self._found[fullname] = module
+        return importlib.util.spec_from_loader(fullname, self, origin=getattr(module, "__file__", None),
+                                               is_package=hasattr(module, "__path__"))
+
+    def create_module(self, spec):
+        return self._found.pop(spec.name)
+
+    def exec_module(self, module) -> None:
+        """Already executed under its own name."""
+
+
+_ALIASES = _AliasFinder()
+
+
+def install_aliases() -> None:
+    """Put the alias finder first on ``sys.meta_path`` (once per process). A real Locust imported
+    before (by something else in this process) is set aside for the scenario's imports."""
+    if _ALIASES not in sys.meta_path:
+        sys.meta_path.insert(0, _ALIASES)
+    for name in list(sys.modules):
+        top = name.partition(".")[0]
+        if top in MODULE_ALIASES and not getattr(sys.modules[name], "__name__", "").startswith(MODULE_ALIASES[top]):
+            del sys.modules[name]
+
+
+def _aliased_hook(hook: str, *args) -> None:
+    """Call ``hook`` of each aliased package imported in this process: ``surge_before_import()``
+    before a scenario file is imported (a file imported again in the same process must not
+    register its listeners twice), ``surge_loaded(scenario)`` after (Locust's ``init`` event)."""
+    for home in MODULE_ALIASES.values():
+        fn = getattr(sys.modules.get(home), hook, None)
+        if fn is not None:
+            fn(*args)
+
+
+#: the last scenario imported that uses an aliased package, by (path, mtime): a locustfile is
+#: imported once per process, as Locust does, so the in-process workers share its module state
+#: (and its event listeners) with the coordinator
+_last_aliased: dict = {}
+
+
+def _uses_aliases(module: ModuleType) -> bool:
+    homes = tuple(MODULE_ALIASES.values())
+    return any((getattr(value, "__module__", None) or getattr(value, "__name__", None) or "").startswith(homes)
+               for value in vars(module).values() if isinstance(value, (type, ModuleType)) or callable(value))
 
 
 def _import(path: Path) -> ModuleType:
+    key = (str(path.resolve()), path.stat().st_mtime_ns)
+    if _last_aliased.get("key") == key:
+        return _last_aliased["module"]
+    module = _import_file(path)
+    if _uses_aliases(module):
+        _last_aliased.update(key=key, module=module)
+    return module
+
+
+def _import_file(path: Path) -> ModuleType:
+    install_aliases()
+    _aliased_hook("surge_before_import")
     name = f"surge_scenario_{path.stem}"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
@@ -93,6 +182,8 @@ def _import(path: Path) -> ModuleType:
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
+    except ConfigError:  # an unsupported API of an aliased module: one line, exit 2
+        raise
     except SyntaxError as exc:
         raise ScenarioError(f"{path.name}:{exc.lineno}: syntax error: {exc.msg}", "fix the scenario file") from exc
     except BaseException as exc:  # the scenario's own code raised while importing

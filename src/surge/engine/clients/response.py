@@ -203,12 +203,16 @@ class Response:
         return self
 
     async def __aexit__(self, exc_type, exc, tb) -> bool:
+        self.commit()
+        return False
+
+    def commit(self) -> None:
+        """End ``catch_response`` mode: count the verdict reached in it (a failure, or none)."""
         self._deferred = False
         if self._verdict is not None and not self._failed:
             kind, message = self._verdict
             self._verdict = None
             self.failure(message, kind)
-        return False
 
     def __repr__(self) -> str:
         return f"<Response {self.method} {self.url} {self.status or self.error}>"

@@ -96,7 +96,10 @@ class ClosedExecutor:
             self._level = lambda t: level_at(stages, t)
             self._end = workload.duration_s
         classes = ctx.scenario.user_classes
-        self._cycle = [classes[i] for i in weighted_cycle([c.weight for c in classes])]
+        # ``fixed_count`` classes (Locust's) take the first users, that many each; the rest go by weight
+        self._fixed = [c for c in classes for _ in range(int(getattr(c.cls, "fixed_count", 0) or 0))]
+        weighted = [c for c in classes if not getattr(c.cls, "fixed_count", 0)]
+        self._cycle = [weighted[i] for i in weighted_cycle([c.weight for c in weighted])] if weighted else []
         self._vus: list[VirtualUser] = []  # the users the level asks for, oldest first
         self._retired: list[VirtualUser] = []  # asked to stop, maybe still in their last iteration
         self.level = 0.0
@@ -117,10 +120,14 @@ class ClosedExecutor:
     def _adjust(self, want: int) -> bool:
         """Move toward ``want`` users, creating at most NEW_USERS_PER_TURN; True while short of it."""
         ctx = self.ctx
+        if not self._cycle:  # only fixed_count classes: never more users than they add up to
+            want = min(want, owned_count(len(self._fixed), ctx.worker_id, ctx.workers))
         create = min(want, len(self._vus) + NEW_USERS_PER_TURN)
+        fixed = len(self._fixed)
         while len(self._vus) < create:
             index = ctx.worker_id + len(self._vus) * ctx.workers
-            vu = VirtualUser(ctx, self._cycle[index % len(self._cycle)], index)
+            spec = self._fixed[index] if index < fixed else self._cycle[(index - fixed) % len(self._cycle)]
+            vu = VirtualUser(ctx, spec, index)
             vu.task = asyncio.ensure_future(closed_loop(vu, ctx))
             self._vus.append(vu)
         while len(self._vus) > want:

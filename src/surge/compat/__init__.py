@@ -1,0 +1,1 @@
+"""Compatibility layers: scenario APIs of other tools mapped onto surge's engine."""
