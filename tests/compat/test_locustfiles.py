@@ -260,7 +260,6 @@ def test_the_corrections_guides_locustfile_unchanged_passes_against_an_api_that_
     assert f"Total requests: {summary['total']['requests']}" in proc.stdout and "Failures: 0" in proc.stdout
 
 
-@pytest.mark.xfail(strict=False, reason="needs the demo API change (issue 11, 'The demo API speaks the guide's API')")
 def test_the_corrections_guides_locustfile_unchanged_passes_against_surge_demos_api(tmp_path, run_here):
     from surge.demo.launch import start_in_subprocess, stop
 

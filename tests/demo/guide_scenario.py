@@ -1,4 +1,4 @@
-"""The corrections guide's locustfile (``guide_locustfile.py``, verbatim from the guide) as a
+"""The corrections guide's locustfile (``tests/compat/locustfiles/corrections_guide.py``, verbatim from the guide) as a
 native surge scenario: the same four tasks with the same weights, paths, JSON bodies, headers
 and ``catch_response`` verdicts, as async tasks. ``wait_time`` is shorter than the guide's
 (0.1-0.5 s) so a 3 s test run makes a few hundred requests from a handful of users.

@@ -1,5 +1,5 @@
 """The demo API speaks the corrections guide's API: the request shapes of the guide's own
-locustfile (``guide_locustfile.py``, verbatim) get the statuses its ``catch_response`` blocks
+locustfile (``tests/compat/locustfiles/corrections_guide.py``, verbatim) get the statuses its ``catch_response`` blocks
 accept, on SQLite and PostgreSQL, with ``X-Tenant-Id`` scoping the data. Then the locustfile's
 request sequence as a native surge scenario (``guide_scenario.py``) runs for 3 s with no failure,
 its counts equal to what the API stored.
