@@ -10,7 +10,7 @@ import surge
 
 VOCABULARY = [
     "Counter", "HttpUser", "LoadTestShape", "Rate", "Response", "StopUser", "Trend", "User", "__version__",
-    "between", "constant", "constant_pacing", "tag", "task",
+    "between", "constant", "constant_pacing", "poisson", "tag", "task",
 ]
 
 

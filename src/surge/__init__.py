@@ -11,13 +11,14 @@ _HOMES = {
     "Response": ".engine.clients.response",
     "HttpUser": ".engine.user", "LoadTestShape": ".engine.user", "StopUser": ".engine.user",
     "User": ".engine.user", "between": ".engine.user", "constant": ".engine.user",
-    "constant_pacing": ".engine.user", "tag": ".engine.user", "task": ".engine.user",
+    "constant_pacing": ".engine.user", "poisson": ".engine.user", "tag": ".engine.user", "task": ".engine.user",
     "Counter": ".metrics.custom", "Rate": ".metrics.custom", "Trend": ".metrics.custom",
 }
 
 if _typing.TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .engine.clients.response import Response
-    from .engine.user import HttpUser, LoadTestShape, StopUser, User, between, constant, constant_pacing, tag, task
+    from .engine.user import (HttpUser, LoadTestShape, StopUser, User, between, constant, constant_pacing,
+                              poisson, tag, task)
     from .metrics.custom import Counter, Rate, Trend
 
 
@@ -51,6 +52,7 @@ __all__ = [
     "between",
     "constant",
     "constant_pacing",
+    "poisson",
     "tag",
     "task",
 ]

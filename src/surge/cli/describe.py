@@ -102,10 +102,18 @@ def _open_split(plan: TestPlan, scenario: Scenario) -> list[str]:
     cycle = weighted_cycle([c.weight for c in classes])
     shares = ", ".join(f"{c.cls.__name__} {_share(cycle.count(k), len(cycle))}" for k, c in enumerate(classes))
     lines = [f"arrivals at the peak: {workload.peak:g}/s ({shares}), served by at most "
-             f"{workload.max_users:,} users"]
+             f"{workload.max_users:,} users",
+             f"arrival process: {_arrival(workload)}"]
     for i in range(n):
         lines.append(f"  worker {i}: {workload.peak / n:g}/s, at most {owned_count(workload.max_users, i, n):,} users")
     return lines
+
+
+def _arrival(workload) -> str:
+    if workload.arrival == "poisson":
+        seed = f"seed {workload.seed}" if workload.seed is not None else "unseeded: a fresh stream each run (--seed N repeats one)"
+        return f"poisson, each worker its own stream ({seed})"
+    return "uniform (evenly spaced)"
 
 
 def _by_class(names: list[str], counts: list[int]) -> str:

@@ -76,6 +76,24 @@ class constant(WaitTime):
         return f"constant({self.seconds})"
 
 
+class poisson(WaitTime):
+    """Exponentially distributed waits with mean ``mean_s``: a user whose tasks take next to no
+    time then starts its iterations as a Poisson process at 1/mean_s per second (memoryless
+    think time, as a population of independent clients behaves). ``poisson(0)`` never waits."""
+
+    def __init__(self, mean_s: float) -> None:
+        if not 0 <= mean_s < float("inf"):
+            raise ValueError("poisson(mean_s) needs 0 <= mean_s < inf")
+        self.mean_s = mean_s
+        self._rate = 1.0 / mean_s if mean_s else 0.0
+
+    def __call__(self, iteration_s: float) -> float:
+        return random.expovariate(self._rate) if self._rate else 0.0
+
+    def __repr__(self) -> str:
+        return f"poisson({self.mean_s})"
+
+
 class constant_pacing(WaitTime):
     """Start an iteration every ``seconds`` per user, whatever the iteration took (if it fits)."""
 
