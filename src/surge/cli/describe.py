@@ -102,10 +102,10 @@ def _open_split(plan: TestPlan, scenario: Scenario) -> list[str]:
     cycle = weighted_cycle([c.weight for c in classes])
     shares = ", ".join(f"{c.cls.__name__} {_share(cycle.count(k), len(cycle))}" for k, c in enumerate(classes))
     lines = [f"arrivals at the peak: {workload.peak:g}/s ({shares}), served by at most "
-             f"{workload.max_users:,} users",
-             f"arrival process: {_arrival(workload)}"]
+             f"{workload.max_users:,} users"]
     for i in range(n):
         lines.append(f"  worker {i}: {workload.peak / n:g}/s, at most {owned_count(workload.max_users, i, n):,} users")
+    lines.append(f"arrival process: {_arrival(workload)}")
     return lines
 
 
