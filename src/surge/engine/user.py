@@ -126,6 +126,9 @@ class User:
     abstract = True
     #: optional explicit tasks: a list of async functions or a {function: weight} dict
     tasks: list | dict | None = None
+    #: the run this user belongs to (set before on_start): ``plan``, ``worker_id``, ``data`` and
+    #: ``events``, where ``self.run.events.on_request(fn)`` registers a request hook (engine/hooks.py)
+    run: Any = None
 
     def __init__(self, client: Any = None, data: Any = None, user_id: int = 0) -> None:
         self.client = client
