@@ -163,13 +163,18 @@ def _name(fn: Callable) -> str:
 def _hook_client_class(cls: type[HttpClient], events: RunEvents) -> None:
     """Install the two recording overrides on a worker's client class: each calls HttpClient's
     own, then hands the counted request to the hooks (the points where a request is counted:
-    an answer, or a failure without one)."""
+    an answer, or a failure without one). The event's fields are set as one ``__dict__``
+    (``object.__setattr__`` past the frozen guard): ~2x cheaper than its ``__init__``."""
     answered, failed, done = HttpClient._answered, HttpClient._failed, events.request_done
+    new, put = object.__new__, object.__setattr__
 
     def _answered(self, entry, opts, result, start_ns, sent_ns):
         resp = answered(self, entry, opts, result, start_ns, sent_ns)
-        done(RequestEvent(entry[0], entry[2].name, resp.elapsed_ms, resp.status,
-                          "status" if resp.failed else None, len(result[2]), len(entry[4])))
+        event = new(RequestEvent)
+        put(event, "__dict__", {"method": entry[0], "name": entry[2].name, "latency_ms": resp.elapsed_ms,
+                                "status": resp.status, "error": "status" if resp.failed else None,
+                                "bytes_received": len(result[2]), "bytes_sent": len(entry[4])})
+        done(event)
         return resp
 
     def _failed(self, entry, failure, timeout_ns):
