@@ -31,7 +31,7 @@ from collections.abc import Iterator, Sequence
 
 from .kinds import Arrival
 from .plan import OpenWorkload, Stage
-from .schedule import _time_to_cover, owned_arrivals, owned_count, total_arrivals
+from .schedule import _time_to_cover, owned_arrivals, owned_count, rate_area, total_arrivals
 
 _SMALL = 16  # below this mean (or number of trials) the variates are drawn directly
 
@@ -94,7 +94,7 @@ class PoissonArrivals:
         self._stages = tuple(stages)
         self._worker, self._workers = worker, workers
         self._rng = stream(seed, worker, workers)
-        self.area = _area(self._stages)
+        self.area = rate_area(self._stages)
         self.total = poisson_variate(self._rng, self.area / workers) if self.area > 0 else 0
 
     def __iter__(self) -> Iterator[tuple[int, float]]:
@@ -131,16 +131,6 @@ class PoissonArrivals:
             start_rate, start_t = r1, start_t + d
 
 
-def _area(stages: Sequence[Stage]) -> float:
-    """Λ at the plan's end: the expected number of arrivals (all workers)."""
-    area, start_rate = 0.0, 0.0
-    for stage in stages:
-        if stage.duration_s > 0:
-            area += (start_rate + stage.target) / 2.0 * stage.duration_s
-        start_rate = stage.target
-    return area
-
-
 def _start(stages: Sequence[Stage], i: int) -> float:
     return stages[i - 1].target if i else 0.0
 
@@ -151,7 +141,7 @@ def worker_arrivals(workload: OpenWorkload, worker: int, workers: int) -> tuple[
     Uniform: :func:`~surge.model.schedule.owned_arrivals` (k ≡ worker mod n). Poisson: this
     worker's own stream (:class:`PoissonArrivals`), its k also ≡ worker mod n.
     """
-    if workload.arrival is Arrival.POISSON:
+    if workload.arrival == Arrival.POISSON:
         arrivals = PoissonArrivals(workload.stages, worker, workers, workload.seed)
         return iter(arrivals), arrivals.total
     return (owned_arrivals(workload.stages, worker, workers),
