@@ -170,6 +170,32 @@ def test_a_user_cannot_register_coordinator_hooks(runner, target):
     assert failed and "on_test_stop runs once in the coordinator" in failed[0].message
 
 
+def test_list_names_the_hooks_and_a_class_of_its_own_run_keeps_it(tmp_path, target):
+    path = tmp_path / "own_run.py"
+    path.write_text(textwrap.dedent("""
+        from surge import HttpUser, task
+
+        def on_request(event):
+            pass
+
+        class Runner(HttpUser):
+            run = "its own"  # the class's own attribute: surge's run handle must not shadow it
+
+            @task
+            async def go(self):
+                assert self.run == "its own"
+                await self.client.get("/ok")
+    """))
+    listed = subprocess.run([SURGE, "run", str(path), "--list"], capture_output=True, text=True, timeout=30)
+    assert "event hooks: on_request" in listed.stdout
+    proc = subprocess.run([SURGE, "run", str(path), "-H", target.url, "--users", "1", "--duration", "500ms",
+                           "--processes", "1", "--live", "off", "--no-host-monitor", "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr  # a task that raised would have failed the run (exit 1)
+    total = json.loads((tmp_path / "o" / "summary.json").read_text())["total"]
+    assert total["requests"] > 0 and total["failures"] == 0
+
+
 def test_an_async_on_request_is_refused_when_the_scenario_loads(tmp_path):
     path = tmp_path / "async_hook.py"
     path.write_text(textwrap.dedent("""

@@ -33,6 +33,8 @@ def describe_scenario(scenario: Scenario) -> str:
             lines.append(f"    {t.name:<{width}}  weight {t.weight:g} ({_share(t.weight, task_total)}){tags}")
     used = sorted({tag for c in classes for t in c.tasks for tag in t.tags})
     lines.append(f"tags in use: {', '.join(used) if used else 'none'}")
+    if scenario.hooks:
+        lines.append(f"event hooks: {', '.join(scenario.hooks)}")
     return "\n".join(lines) + "\n"
 
 

@@ -103,7 +103,8 @@ class VirtualUser:
         self.index = index
         self.client = ctx.events.client_class()(ctx.clients, headers=getattr(spec.cls, "headers", None))
         self.user = spec.cls(client=self.client, data=ctx.data, user_id=index)
-        self.user.run = ctx.run
+        if getattr(spec.cls, "run", None) is None:  # (a class's own `run`, a task say, is left alone)
+            self.user.run = ctx.run
         self._cum = _cumulative(tuple(t.weight for t in spec.tasks))  # shared by the class's users
         self.state = VUState.STARTING
         self.stopping = False
