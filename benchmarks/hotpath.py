@@ -18,13 +18,13 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import httptools
 import uvloop
 
 HERE = Path(__file__).resolve().parent
 HELLO = HERE / "scenarios" / "hello.py"
+HOOKED = HERE / "scenarios" / "hooked.py"  # hello.py with an empty on_request hook (benchmarks/hooks.py)
 sys.path.insert(0, str(HERE.parent / "src"))  # surge is imported when first measured (cookies.py may point elsewhere)
 
 #: what nginx 1.22 answers to ``return 200 "ok"`` (benchmarks/common.py's config)
@@ -152,8 +152,11 @@ async def run_surge(users: int, requests: int, scenario_path: Path = HELLO) -> i
     recorder = Recorder()
     scenario = load_scenario(scenario_path)
     clients = ClientContext("http://127.0.0.1:8080", recorder, timeout_s=30.0)
-    ctx = WorkerContext(SimpleNamespace(), 0, 1, scenario, recorder, clients, None, time.perf_counter(),
-                        asyncio.Event())
+    from surge.model.plan import ClosedWorkload, TestPlan
+
+    plan = TestPlan(str(scenario_path), "http://127.0.0.1:8080", ClosedWorkload(()))  # (a bare namespace
+    # stopped working when the context began reading plan.iterations)
+    ctx = WorkerContext(plan, 0, 1, scenario, recorder, clients, None, time.perf_counter(), asyncio.Event())
     series = recorder.series("GET", "/")
     vus = []
     for i in range(users):
@@ -169,7 +172,7 @@ async def run_surge(users: int, requests: int, scenario_path: Path = HELLO) -> i
     return series.requests
 
 
-async def run_surge_open(users: int, requests: int) -> int:
+async def run_surge_open(users: int, requests: int, arrival: str = "uniform") -> int:
     """surge's open executor at an arrival rate the in-memory loop keeps up with (the arrivals of
     ``requests`` spread over 2 s), to see what the open path adds per iteration."""
     from surge.engine.clients.http import ClientContext
@@ -177,13 +180,14 @@ async def run_surge_open(users: int, requests: int) -> int:
     from surge.engine.runtime import WorkerContext
     from surge.engine.scenario import load_scenario
     from surge.metrics.recorder import Recorder
+    from surge.model.kinds import Arrival
     from surge.model.plan import OpenWorkload, Stage, TestPlan
 
     rate = requests / 2.0
     recorder = Recorder()
     scenario = load_scenario(HELLO)
     plan = TestPlan(str(HELLO), "http://127.0.0.1:8080",
-                    OpenWorkload((Stage(0, rate), Stage(2.0, rate)), max_users=1000))
+                    OpenWorkload((Stage(0, rate), Stage(2.0, rate)), max_users=1000, arrival=Arrival(arrival), seed=1))
     clients = ClientContext("http://127.0.0.1:8080", recorder, timeout_s=30.0, open_workload=True)
     ctx = WorkerContext(plan, 0, 1, scenario, recorder, clients, None, time.perf_counter(), asyncio.Event())
     executor = OpenExecutor(ctx)
@@ -193,7 +197,9 @@ async def run_surge_open(users: int, requests: int) -> int:
     return recorder.series("GET", "/").requests
 
 
-RUNNERS = {"bare": run_bare, "minimal": run_minimal, "surge": run_surge, "surge-open": run_surge_open}
+RUNNERS = {"bare": run_bare, "minimal": run_minimal, "surge": run_surge, "surge-open": run_surge_open,
+           "surge-hooked": lambda users, requests: run_surge(users, requests, HOOKED),
+           "surge-open-poisson": lambda users, requests: run_surge_open(users, requests, "poisson")}
 
 
 def import_surge() -> None:

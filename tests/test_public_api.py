@@ -9,8 +9,8 @@ import textwrap
 import surge
 
 VOCABULARY = [
-    "Counter", "HttpUser", "LoadTestShape", "Rate", "Response", "StopUser", "Trend", "User", "__version__",
-    "between", "constant", "constant_pacing", "tag", "task",
+    "Counter", "HttpUser", "LoadTestShape", "Rate", "RequestEvent", "Response", "StopUser", "Trend", "User", "__version__",
+    "between", "constant", "constant_pacing", "poisson", "tag", "task",
 ]
 
 

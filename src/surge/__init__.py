@@ -10,17 +10,19 @@ TYPE_CHECKING = False  # not ``typing.TYPE_CHECKING``: importing typing here wou
 #: where each name lives; imported on first use (PEP 562), so that ``surge --help`` and the
 #: command line's own signal handling begin before the engine is imported (~120 ms)
 _HOMES = {
-    "Response": ".engine.clients.response",
+    "Response": ".engine.clients.response", "RequestEvent": ".model.events",
     "HttpUser": ".engine.user", "LoadTestShape": ".engine.user", "StopUser": ".engine.user",
     "User": ".engine.user", "between": ".engine.user", "constant": ".engine.user",
-    "constant_pacing": ".engine.user", "tag": ".engine.user", "task": ".engine.user",
+    "constant_pacing": ".engine.user", "poisson": ".engine.user", "tag": ".engine.user", "task": ".engine.user",
     "Counter": ".metrics.custom", "Rate": ".metrics.custom", "Trend": ".metrics.custom",
 }
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .engine.clients.response import Response
-    from .engine.user import HttpUser, LoadTestShape, StopUser, User, between, constant, constant_pacing, tag, task
+    from .engine.user import (HttpUser, LoadTestShape, StopUser, User, between, constant, constant_pacing,
+                              poisson, tag, task)
     from .metrics.custom import Counter, Rate, Trend
+    from .model.events import RequestEvent
 
 
 def __getattr__(name: str):
@@ -45,6 +47,7 @@ __all__ = [
     "HttpUser",
     "LoadTestShape",
     "Rate",
+    "RequestEvent",
     "Response",
     "StopUser",
     "Trend",
@@ -53,6 +56,7 @@ __all__ = [
     "between",
     "constant",
     "constant_pacing",
+    "poisson",
     "tag",
     "task",
 ]

@@ -107,6 +107,7 @@ def test_dry_run_of_an_open_workload_shows_the_rate_per_worker(tmp_path):
         "arrivals at the peak: 50/s (Reader 75%, Writer 25%), served by at most 500 users",
         "  worker 0: 25/s, at most 250 users",
         "  worker 1: 25/s, at most 250 users",
+        "arrival process: uniform (evenly spaced)",
         "thresholds: none",
         f"results: {tmp_path / 'runs' / 'x'} (not created: --dry-run starts nothing)",
     ]

@@ -34,6 +34,8 @@ def describe_scenario(scenario: Scenario) -> str:
             lines.append(f"    {t.name:<{width}}  weight {t.weight:g} ({_share(t.weight, task_total)}){tags}")
     used = sorted({tag for c in classes for t in c.tasks for tag in t.tags})
     lines.append(f"tags in use: {', '.join(used) if used else 'none'}")
+    if scenario.hooks:
+        lines.append(f"event hooks: {', '.join(scenario.hooks)}")
     return "\n".join(lines) + "\n"
 
 
@@ -106,7 +108,15 @@ def _open_split(plan: TestPlan, scenario: Scenario) -> list[str]:
              f"{workload.max_users:,} users"]
     for i in range(n):
         lines.append(f"  worker {i}: {workload.peak / n:g}/s, at most {owned_count(workload.max_users, i, n):,} users")
+    lines.append(f"arrival process: {_arrival(workload)}")
     return lines
+
+
+def _arrival(workload) -> str:
+    if workload.arrival == "poisson":
+        seed = f"seed {workload.seed}" if workload.seed is not None else "unseeded: a fresh stream each run (--seed N repeats one)"
+        return f"poisson, each worker its own stream ({seed})"
+    return "uniform (evenly spaced)"
 
 
 def _by_class(names: list[str], counts: list[int]) -> str:

@@ -87,6 +87,9 @@ def _workload_options(fn):
                      help="Concurrent virtual users (closed workload); scales a profile's peak."),
         click.option("--spawn-rate", "-r", metavar="PER_S", help="Users started per second (default: all within 1 s)."),
         click.option("--rate", metavar="PER_S", help="Iterations per second (open workload); scales a profile's peak."),
+        click.option("--arrival", metavar="uniform|poisson",
+                     help="Open workload: arrivals evenly spaced (default) or a Poisson process at the rate."),
+        click.option("--seed", metavar="N", help="With --arrival poisson: seed the arrival times (same seed, same times)."),
         click.option("--max-users", metavar="N", help="Open workload: cap on concurrent virtual users (default max(100, 10 x rate))."),
         click.option("--stage", "stages", metavar="DURATION:TARGET", multiple=True,
                      help="A stage, k6's form: --stage 30s:50 moves to 50 users over 30 s (repeat, in order; "

@@ -20,7 +20,8 @@ The rules (DESIGN.md "Workload flags"), applied to the settled values:
   without an open workload, think_time with an open one, shape with anything that sets the
   level (users, rate, profile, stages), step_users with users or rate, step_duration with
   duration, either without the stress profile. With ``shape`` the shape sets the users and its
-  own length; ``duration`` caps it.
+  own length; ``duration`` caps it. ``arrival`` (uniform | poisson) needs an open workload,
+  ``seed`` Poisson arrivals.
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from typing import Any
 
 from ..model.durations import parse_duration
 from ..model.errors import ConfigError
+from ..model.kinds import Arrival
 from ..model.plan import ClosedWorkload, OpenWorkload, Stage
 from ..model.profiles import profile_stages
 from ..model.schedule import scale_stages
@@ -64,6 +66,11 @@ def resolve_workload(v: Mapping[str, Any], raws: Mapping[str, Raw]) -> Workload:
         workload = _build(stages, is_open, v)
     if "max_users" in v and workload.kind != "open":
         raise _clash(raws, "max_users", "only caps open workloads (--rate or rate stages)")
+    if "arrival" in v and workload.kind != "open":
+        raise _clash(raws, "arrival", "only shapes open workloads (--rate or rate stages); closed users pace "
+                     "themselves: wait_time = poisson(mean_s) gives them exponential think times")
+    if "seed" in v and getattr(workload, "arrival", None) != "poisson":
+        raise _clash(raws, "seed", "seeds Poisson arrivals only; add --arrival poisson (with --rate)")
     if "think_time" in v and workload.kind == "open":
         raise _clash(raws, "think_time", "only paces closed workloads; in an open one the arrival rate sets the pace")
     return workload
@@ -134,7 +141,7 @@ def _build(stages: tuple[Stage, ...], is_open: bool, v: Mapping[str, Any]) -> Wo
     if is_open:
         peak = max((s.target for s in stages), default=0.0)
         max_users = v.get("max_users") or default_max_users(peak, v.get("processes", 1))
-        return OpenWorkload(tuple(stages), max_users)
+        return OpenWorkload(tuple(stages), max_users, arrival=v.get("arrival", Arrival.UNIFORM), seed=v.get("seed"))
     return ClosedWorkload(tuple(stages), shape=bool(v.get("shape", False)))
 
 

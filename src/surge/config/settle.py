@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..model.errors import ConfigError
-from ..model.kinds import LiveMode
+from ..model.kinds import Arrival, LiveMode
 from ..model.plan import TestPlan, ThresholdSpec
 from ..model.profiles import profile_stages
 from ..thresholds.parse import parse_cli_threshold, parse_table
@@ -24,6 +24,7 @@ from ._sources import Raw
 from ._workload import check_capacity, resolve_workload
 
 LIVE_MODES = tuple(LiveMode)
+ARRIVALS = tuple(Arrival)
 UNTIL_BREAK_DEFAULT = 5000  # --until-break without a number
 
 
@@ -101,6 +102,7 @@ CONVERT: dict[str, Callable[[Raw], Any]] = {
     "host_monitor": src.to_bool, "monitor_interval": _interval,
     "hook_timeout": src.to_duration, "iterations": src.to_int,
     "think_time": _zero_ok, "baseline": src.to_path,
+    "arrival": lambda raw: Arrival(src.to_choice(raw, ARRIVALS)), "seed": lambda raw: src.to_int(raw, minimum=0),
 }
 FILE_KEYS = set(CONVERT) - {"config", "threshold"}
 ENV_KEYS = set(CONVERT) - {"stages", "headers", "thresholds", "threshold"}
@@ -131,6 +133,8 @@ def settle(cli: Mapping[str, Any], env: Mapping[str, str], cwd: Path) -> TestPla
     step_users,
     step_duration,
     shape, iterations     (``iterations`` also bounds the run; a steady run then lasts at most 10 min)
+    arrival, seed         open workloads: ``uniform`` (default) or ``poisson`` arrivals; ``seed``
+                          (a whole number >= 0) makes Poisson arrivals repeatable
     processes             default: the CPUs this process may run on (``os.sched_getaffinity``)
     tags, exclude_tags,   lists; ``"a,b"`` in env/CLI
     user_classes

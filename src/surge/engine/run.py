@@ -38,6 +38,7 @@ from ..model.verdict import RunFacts, decide
 from .executors.closed import ShapeLevel, settle_shape
 from .fanout import Fanout
 from .guard import Escalated
+from .hooks import RunEvents, RunHandle
 from .launchers import InProcessLauncher, Launcher, ProcessLauncher
 from .preflight import wait_healthy
 from .scenario import Scenario, run_redactor
@@ -120,6 +121,11 @@ class Run:
         self._lag_max = 0.0
         self._facts_cache: RunFacts | None = None
         self._hook_warnings_at_finish = 0
+        #: the scenario's on_test_start / on_test_stop (engine/hooks.py), run here, in the coordinator
+        self.events = RunEvents("coordinator", self._hook_warning)
+        for name, add in (("on_test_start", self.events.on_test_start), ("on_test_stop", self.events.on_test_stop)):
+            if name in scenario.hooks:
+                add(scenario.hooks[name])
 
     # -- control ----------------------------------------------------------------------------
     def interrupt(self, signum: int) -> None:
@@ -186,7 +192,9 @@ class Run:
             return self._finish(started_at, 1e-9)
         t0 = time.time()
         result: RunResult | None = None
+        handle = RunHandle(plan, self.events, None, plan.processes, data)
         try:
+            await self._run_hooks("test_start", handle)
             await self.launcher.start(plan, data, self._on_snapshot, self._on_lost)
             if self._interrupt is None:
                 t0 = self._t0 = time.time() + 0.1
@@ -205,6 +213,7 @@ class Run:
             self.state = self.state.transition(RunState.FINISHED)
             ran_s = max(time.time() - t0, 1e-9) if self._t0 else 1e-9  # 0: interrupted before the load
             result = self._finish(started_at, ran_s)  # every file, before teardown
+            await self._run_hooks("test_stop", handle, result.summary)
         finally:
             if self._monitors_task is not None and not self._monitors_task.done():
                 self._monitors_task.cancel()
@@ -463,6 +472,28 @@ class Run:
                                 "run it with --debug for the traceback") from exc
         finally:
             self._hook = None
+
+    async def _run_hooks(self, event: str, *args: Any) -> None:
+        """The scenario's ``on_<event>`` hooks, on the loop (the guard interrupts one that holds
+        it), each error a warning; together given --hook-timeout, then abandoned."""
+        if not getattr(self.events, event):
+            return
+        name = f"on_{event}"
+        self._interrupted = asyncio.Event()
+        self._hook = name
+        try:
+            await self._wait_hook(asyncio.ensure_future(self.events.call(event, *args)), name,
+                                  self.plan.hook_timeout_s)
+        except ScenarioError as exc:  # it did not return in time
+            self._hook_warning(str(exc))
+        except Escalated:
+            self._hook_warning(f"{name}() held the event loop past a stop and was interrupted")
+        finally:
+            self._hook = None
+
+    def _hook_warning(self, message: str) -> None:
+        self._hook_warnings.append(message)
+        self.emit(Notice(message))
 
     async def _wait_hook(self, work: asyncio.Future, name: str, timeout_s: float) -> Any:
         assert self._interrupted is not None

@@ -22,6 +22,7 @@ from ..model.schedule import owned_iterations
 from .clients.errors import stable_message
 from .clients.http import ClientContext, HttpClient
 from .guard import Escalated
+from .hooks import RunEvents, RunHandle
 from .scenario import Scenario, UserClassPlan
 from .user import StopUser, constant
 
@@ -75,10 +76,20 @@ class WorkerContext:
     t0: float  # perf_counter() seconds at which the plan's time 0 is
     stop: asyncio.Event
     iterations: Iterations | None = None  # made from plan.iterations unless given
+    #: this worker's hooks (the scenario's on_request unless given) and the ``run`` users see
+    events: RunEvents | None = None
+    run: RunHandle | None = None
 
     def __post_init__(self) -> None:
         if self.iterations is None:
             self.iterations = Iterations(owned_iterations(self.plan, self.worker_id, self.workers), self.stop)
+        if self.events is None:
+            self.events = RunEvents("worker", self.recorder.warn)
+            on_request = self.scenario.hooks.get("on_request")
+            if on_request is not None:
+                self.events.on_request(on_request)
+        if self.run is None:
+            self.run = RunHandle(self.plan, self.events, self.worker_id, self.workers, self.data)
 
     def elapsed(self) -> float:
         return _perf() - self.t0
@@ -90,8 +101,10 @@ class VirtualUser:
     def __init__(self, ctx: WorkerContext, spec: UserClassPlan, index: int) -> None:
         self.spec = spec
         self.index = index
-        self.client = HttpClient(ctx.clients, headers=getattr(spec.cls, "headers", None))
+        self.client = ctx.events.client_class()(ctx.clients, headers=getattr(spec.cls, "headers", None))
         self.user = spec.cls(client=self.client, data=ctx.data, user_id=index)
+        if getattr(spec.cls, "run", None) is None:  # (a class's own `run`, a task say, is left alone)
+            self.user.run = ctx.run
         bind = getattr(self.user, "_surge_bind", None)
         if bind is not None:  # a user that needs its VU (the Locust layer: TaskSet waits and stops)
             bind(self)

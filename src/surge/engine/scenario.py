@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib
 import importlib.abc
 import importlib.util
+import inspect
 import sys
 import traceback
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from ..metrics.custom import Metric
 from ..model.errors import ConfigError, ScenarioError
 from ..model.plan import TestPlan
 from ..model.redact import Redactor
+from .hooks import scenario_hooks
 from .user import LoadTestShape, TaskSpec, User
 
 
@@ -34,6 +36,8 @@ class Scenario:
     teardown: Callable[..., Any] | None = None
     shape: type[LoadTestShape] | None = None
     metrics: list[Metric] = field(default_factory=list)
+    #: the event hooks the module defines: on_request, on_test_start, on_test_stop (engine/hooks.py)
+    hooks: dict[str, Callable[..., Any]] = field(default_factory=dict)
 
     @property
     def default_host(self) -> str | None:
@@ -73,6 +77,10 @@ def load_scenario(path: str | Path, *, tags=(), exclude_tags=(), user_classes=()
     if problems:
         raise ScenarioError(f"{path.name}: {problems[0]}", "see the scenario API in the README")
     plans = _select(found, set(tags), set(exclude_tags), path)
+    hooks = scenario_hooks(module)
+    if inspect.iscoroutinefunction(hooks.get("on_request")):
+        raise ScenarioError(f"{path.name}: on_request must be a plain function (def, not async def)",
+                            "it runs in every request's path; record what you need and return")
     shapes = [obj for obj in vars(module).values()
               if isinstance(obj, type) and issubclass(obj, LoadTestShape) and obj is not LoadTestShape
               and not obj.__dict__.get("abstract", False)]
@@ -80,7 +88,7 @@ def load_scenario(path: str | Path, *, tags=(), exclude_tags=(), user_classes=()
         path=path, module=module, user_classes=plans,
         setup=_hook(module, "setup"), teardown=_hook(module, "teardown"),
         shape=shapes[0] if shapes else None,
-        metrics=[obj for obj in vars(module).values() if isinstance(obj, Metric)],
+        metrics=[obj for obj in vars(module).values() if isinstance(obj, Metric)], hooks=hooks,
     )
     _aliased_hook("surge_loaded", scenario)
     return scenario

@@ -76,6 +76,24 @@ class constant(WaitTime):
         return f"constant({self.seconds})"
 
 
+class poisson(WaitTime):
+    """Exponentially distributed waits with mean ``mean_s``: a user whose tasks take next to no
+    time then starts its iterations as a Poisson process at 1/mean_s per second (memoryless
+    think time, as a population of independent clients behaves). ``poisson(0)`` never waits."""
+
+    def __init__(self, mean_s: float) -> None:
+        if not 0 <= mean_s < float("inf"):
+            raise ValueError("poisson(mean_s) needs 0 <= mean_s < inf")
+        self.mean_s = mean_s
+        self._rate = 1.0 / mean_s if mean_s else 0.0
+
+    def __call__(self, iteration_s: float) -> float:
+        return random.expovariate(self._rate) if self._rate else 0.0
+
+    def __repr__(self) -> str:
+        return f"poisson({self.mean_s})"
+
+
 class constant_pacing(WaitTime):
     """Start an iteration every ``seconds`` per user, whatever the iteration took (if it fits)."""
 
@@ -108,6 +126,9 @@ class User:
     abstract = True
     #: optional explicit tasks: a list of async functions or a {function: weight} dict
     tasks: list | dict | None = None
+    #: the run this user belongs to (set before on_start): ``plan``, ``worker_id``, ``data`` and
+    #: ``events``, where ``self.run.events.on_request(fn)`` registers a request hook (engine/hooks.py)
+    run: Any = None
 
     def __init__(self, client: Any = None, data: Any = None, user_id: int = 0) -> None:
         self.client = client

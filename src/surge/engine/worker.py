@@ -115,6 +115,7 @@ class Worker:
             flusher.cancel()
             lag.cancel()
             await clients.close()
+            ctx.events.report(f" in worker {self.worker_id}")  # how often a hook raised: with the last snapshot
             interval = max(0, math.floor(ctx.elapsed() / plan.interval_s))
             emit(self._snapshot(executor, interval, full=False, final=True))
 

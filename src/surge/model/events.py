@@ -1,7 +1,8 @@
 """Typed, frozen events a run emits, in order, to its outputs (console, history writer, dashboard...).
 
 The end of a run is not an event: every output's ``finish(result)`` is called once, with the
-summary and the final histograms (``surge.outputs.base``).
+summary and the final histograms (``surge.outputs.base``). :class:`RequestEvent` is not one of
+them either: it is what a scenario's ``on_request`` hook gets, in the worker (engine/hooks.py).
 """
 from __future__ import annotations
 
@@ -90,3 +91,26 @@ class MonitorSample:
 
 
 Event = RunStarted | IntervalStats | StageChanged | ThresholdBreached | Notice | MonitorSample
+
+
+@dataclass(frozen=True)
+class RequestEvent:
+    """One request as it was counted, for a scenario's ``on_request(event)`` hook (in the worker).
+
+    ``latency_ms``: as recorded (open workloads: the first request of an iteration from its
+    scheduled arrival); None for a request that got no response and did not time out (connect,
+    reset, protocol failures are counted, not timed). ``status``: the HTTP status, 0 without a
+    response. ``error``: the failure kind known when the response came (``status`` for >= 400,
+    ``connect``, ``timeout``, ``reset``, ``protocol``), else None; checks the task makes later
+    (``expect``, ``failure()``, a ``catch_response`` verdict) are not in it. Bytes as on the wire.
+    (No ``slots``: the worker makes one per request by setting its ``__dict__`` at once, half
+    the cost of the generated ``__init__``.)
+    """
+
+    method: str
+    name: str
+    latency_ms: float | None
+    status: int
+    error: str | None
+    bytes_received: int
+    bytes_sent: int

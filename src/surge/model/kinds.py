@@ -1,4 +1,5 @@
-"""The closed vocabularies of a run, as enums: run status, workload kind, failure kind, live mode.
+"""The closed vocabularies of a run, as enums: run status, workload kind, arrival
+process, failure kind, live mode.
 
 Each member *is* its string (``RunStatus.PASSED == "passed"``), so JSON, CSV and comparisons
 with plain strings keep working, while code that means one of a fixed set says so.
@@ -27,6 +28,13 @@ class RunStatus(_Words):
 class WorkloadKind(_Words):
     CLOSED = "closed"  # virtual users looping over tasks
     OPEN = "open"  # iterations arriving at a scheduled rate
+
+
+class Arrival(_Words):
+    """How an open workload's iterations arrive at the scheduled rate."""
+
+    UNIFORM = "uniform"  # evenly spaced: iteration k when the rate's integral reaches k
+    POISSON = "poisson"  # a (non-homogeneous) Poisson process at that rate (surge.model.arrivals)
 
 
 class FailureKind(_Words):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from .kinds import LiveMode, WorkloadKind
+from .kinds import Arrival, LiveMode, WorkloadKind
 
 
 @dataclass(frozen=True)
@@ -65,10 +65,16 @@ class ClosedWorkload(_Staged):
 
 @dataclass(frozen=True)
 class OpenWorkload(_Staged):
-    """Iterations arriving at a scheduled rate (per second), served by at most ``max_users`` VUs."""
+    """Iterations arriving at a scheduled rate (per second), served by at most ``max_users`` VUs.
+
+    ``arrival``: evenly spaced (default) or a Poisson process at that rate, drawn from ``seed``
+    (None: a fresh stream each run); see :mod:`surge.model.arrivals`.
+    """
 
     stages: tuple[Stage, ...]
     max_users: int
+    arrival: Arrival = Arrival.UNIFORM
+    seed: int | None = None
     kind: WorkloadKind = WorkloadKind.OPEN
 
 

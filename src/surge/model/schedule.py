@@ -170,13 +170,18 @@ def total_arrivals(stages: Sequence[Stage]) -> int:
     """How many iterations the whole plan schedules (all workers): those ``k`` below the area
     under the rate curve, as :func:`owned_arrivals` counts them (to the float, at an exact
     integer area the last one is not scheduled)."""
+    return max(0, math.ceil(rate_area(stages)))
+
+
+def rate_area(stages: Sequence[Stage]) -> float:
+    """The area under the rate curve over the whole plan: the iterations it asks for (all workers)."""
     area = 0.0
     start_rate = 0.0
     for stage in stages:
         if stage.duration_s > 0:
             area += (start_rate + stage.target) / 2.0 * stage.duration_s
         start_rate = stage.target
-    return max(0, math.ceil(area))
+    return area
 
 
 def weighted_cycle(weights: Sequence[float]) -> list[int]:

@@ -24,7 +24,8 @@ import collections
 import resource
 import time
 
-from ...model.schedule import owned_arrivals, owned_count, total_arrivals, weighted_cycle
+from ...model.arrivals import worker_arrivals
+from ...model.schedule import owned_count, weighted_cycle
 from ..runtime import VirtualUser, VUState, WorkerContext, _check_unawaited, _describe
 from ..guard import Escalated
 from ..user import StopUser
@@ -57,7 +58,8 @@ class OpenExecutor:
         self._t0_ns = _perf_ns() - int((_perf() - ctx.t0) * 1e9)
         self._t0_s = ctx.t0
         self._end_s = sum(stage.duration_s for stage in self._stages)
-        self._arrivals = owned_arrivals(self._stages, ctx.worker_id, ctx.workers)
+        # uniform or Poisson (surge.model.arrivals); how many this worker owns, for _never_started
+        self._arrivals, self._owned_total = worker_arrivals(workload, ctx.worker_id, ctx.workers)
         self._next: tuple[int, float] | None = next(self._arrivals, None)  # the next arrival not yet started
         self._created = 0  # users created since the loop last had a turn
 
@@ -112,10 +114,10 @@ class OpenExecutor:
 
     def _never_started(self, k: int) -> int:
         """The arrivals this worker owns from index ``k`` on, counted, not walked (at 1e12/s
-        walking them took the worker's loop for good)."""
-        total = total_arrivals(self._stages)
+        walking them took the worker's loop for good). Its indices are k ≡ worker (mod n) for
+        either arrival process, so those before ``k`` are ``owned_count(k, ...)``."""
         w, n = self.ctx.worker_id, self.ctx.workers
-        return max(1, owned_count(total, w, n) - owned_count(k, w, n))
+        return max(1, self._owned_total - owned_count(k, w, n))
 
     def _intended_ns(self, due: float) -> int:
         """The arrival's due time, or now if it is started early (never time a request from after it began)."""
