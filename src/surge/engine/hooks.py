@@ -147,11 +147,13 @@ class RunHandle:
 
 
 def scenario_hooks(module: Any) -> dict[str, Callable]:
-    """The hook functions a scenario module defines, by name (see :data:`HOOK_NAMES`)."""
+    """The hook functions a scenario module defines, by name (see :data:`HOOK_NAMES`); a
+    function marked ``surge_listener`` is another API's event listener that happens to bear the
+    name (a locustfile's ``@events.test_start.add_listener def on_test_start(environment)``)."""
     found = {}
     for name in HOOK_NAMES:
         fn = getattr(module, name, None)
-        if callable(fn) and not isinstance(fn, type):
+        if callable(fn) and not isinstance(fn, type) and not getattr(fn, "surge_listener", False):
             found[name] = fn
     return found
 

@@ -26,6 +26,10 @@ class EventHook:
 
     def add_listener(self, handler):
         self._handlers.append(handler)
+        try:  # a locustfile's `def on_request(...)` listener is not surge's module hook of that name
+            handler.surge_listener = True
+        except (AttributeError, TypeError):  # a bound method, a builtin: it has no module-level name anyway
+            pass
         return handler
 
     def remove_listener(self, handler) -> None:
