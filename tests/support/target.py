@@ -550,6 +550,8 @@ class TargetServer:
     """
 
     host = "127.0.0.1"
+    #: the server script this handle starts (a subclass may start another one that prints PORT=)
+    script = os.path.abspath(__file__)
 
     def __init__(self, *, stall_period_s: float = 5.0, stall_s: float = 1.0,
                  stall_epoch: float | None = None, idle_close_ms: float = 0.0,
@@ -575,7 +577,7 @@ class TargetServer:
 
     def start(self) -> TargetServer:
         self.process = subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__), "--port", "0", *self.args],
+            [sys.executable, self.script, "--port", "0", *self.args],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         line = b""
         deadline = time.monotonic() + self.startup_timeout_s
