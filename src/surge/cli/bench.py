@@ -106,10 +106,10 @@ def settle_bench(url: str, *, method=None, headers=(), data=None, content_type=N
         creds = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
         pairs.insert(0, ("Authorization", "Basic " + base64.b64encode(creds.encode()).decode()))
     body = _body(data)
-    if body is not None and not any(n.lower() == "content-type" for n, _ in pairs):
-        pairs.append(("Content-Type", content_type or _default_type(data)))
-    elif content_type:
-        pairs.append(("Content-Type", content_type))
+    if content_type:  # -T is the more specific: it replaces a Content-Type given with -H
+        pairs = [p for p in pairs if p[0].lower() != "content-type"] + [("Content-Type", content_type)]
+    elif body is not None and not any(n.lower() == "content-type" for n, _ in pairs):
+        pairs.append(("Content-Type", _default_type(data)))
     redactor = Redactor(urls=[url], headers=[dict(pairs)])
     timeout_s = parse_duration(timeout, "--timeout")
     if timeout_s <= 0:

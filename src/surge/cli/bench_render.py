@@ -97,12 +97,12 @@ def print_bench(doc: dict, console=None) -> None:
     from .cells import NO_VALUE, fmt_count, fmt_rps
 
     console = console or Console(highlight=False, width=None if sys.stdout.isatty() else 100)
-    say = lambda text: console.print(text, markup=False)  # noqa: E731 - URLs and messages as written
+    say = lambda text: console.print(text, markup=False, soft_wrap=True)  # noqa: E731 - as written, unwrapped
     single, seq = doc["single"], doc["sequential"]
     if single is not None:
         lat = single["latency_ms"]
         say(f"single:     first request {_ms(single['first_ms'])} ms (new connection, connect included); "
-            f"then p50 {_ms(lat['p50'])} ms, max {_ms(lat['max'])} ms over {single['requests'] - 1} requests")
+            f"then p50 {_ms(lat['p50'])} ms, max {_ms(lat['max'])} ms over {max(0, single['requests'] - 1)} requests")
     if seq is not None:
         lat = seq["latency_ms"]
         say(f"sequential: {fmt_rps(seq['rps'])} req/s, p50 {_ms(lat['p50'])} ms, p99 {_ms(lat['p99'])} ms "

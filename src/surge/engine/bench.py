@@ -132,7 +132,7 @@ class Bench:
         if kinds and kinds[0] == FailureKind.CONNECT:
             raise TargetUnreachable(next(iter(first.failures))[1], "is the target running, and the URL right?")
         single = await self._phase("single", 1, requests=self.plan.single - 1, report=False)
-        single.first_ms = first.elapsed_s * 1000.0
+        single.first_ms = first.elapsed_s * 1000.0 if first.requests else None  # None: it was cancelled
         single.requests += first.requests
         single.errors += first.errors
         single.cancelled += first.cancelled
@@ -167,8 +167,9 @@ class Bench:
             stopper.cancel()
             together.cancel()
             await asyncio.gather(together, stopper, return_exceptions=True)
-        if together.done() and not together.cancelled() and together.exception() is not None:
-            raise together.exception()  # a bug of ours, not a failed request: never hidden
+        for t in tasks:  # a loop that raised is a bug of ours, not a failed request: never hidden
+            if not t.cancelled() and t.exception() is not None:
+                raise t.exception()
         phase = self._collect(name, concurrency, elapsed)
         if report:
             self._on_phase(phase)
