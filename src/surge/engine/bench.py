@@ -29,6 +29,7 @@ from ..model.errors import TargetUnreachable
 from ..model.kinds import FailureKind
 from ..model.redact import Redactor
 from .clients.http import ClientContext, HttpClient
+from .worker import _gc_for_load
 
 _perf = time.perf_counter
 #: requests of the single phase, the first (cold) one included
@@ -106,6 +107,7 @@ class Bench:
         ctx = self._ctx = ClientContext(self._base, self.recorder, timeout_s=plan.timeout_s,
                             connect_timeout_s=min(10.0, plan.timeout_s), insecure=plan.insecure,
                             headers=dict(plan.headers))
+        _gc_for_load(True)  # as a worker does under load: ~15% of the CPU less per request
         try:
             await self._single()
             if not self._stop.is_set():
@@ -115,6 +117,7 @@ class Bench:
                     break
                 self.result.steps.append(await self._phase(f"concurrency {c}", c))
         finally:
+            _gc_for_load(False)
             for client in self._clients:
                 await client.close()
             await ctx.close()
