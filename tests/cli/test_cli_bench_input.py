@@ -75,6 +75,14 @@ def test_no_url_shows_the_help_with_exit_2(capsys):
     assert info.value.code == 2 and "Exit codes" in capsys.readouterr().out
 
 
+def test_the_help_names_the_single_phase_as_the_engine_runs_it():
+    from surge.cli import bench
+    from surge.engine.bench import SINGLE_REQUESTS, BenchPlan
+
+    assert bench.SINGLE_REQUESTS == SINGLE_REQUESTS == BenchPlan("http://x").single
+    assert f"({SINGLE_REQUESTS} requests one at a time" in bench.BENCH_HELP
+
+
 def test_the_sweep_is_sorted_and_repeats_dropped():
     assert parse_concurrency(" 25, 1,10,10 ") == (1, 10, 25)
     with pytest.raises(ConfigError):

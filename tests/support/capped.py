@@ -13,15 +13,14 @@ import argparse
 import asyncio
 import json
 import os
-import sys
 from collections import deque
 
 import httptools
 
 try:
-    from .target import TargetServer
-except ImportError:  # run as a script: only the server below is needed
-    TargetServer = object  # type: ignore[assignment,misc]
+    from .target import TargetServer, stdin_closed
+except ImportError:  # run as a script (python capped.py): its folder is on sys.path
+    from target import TargetServer, stdin_closed
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
 
@@ -119,13 +118,7 @@ async def serve(port: int, slots: int, ms: float) -> None:
     loop = asyncio.get_running_loop()
     capacity = Capacity(slots, ms)
     server = await loop.create_server(lambda: Conn(capacity), "127.0.0.1", port, backlog=4096)
-    stop = loop.create_future()
-
-    def on_stdin() -> None:
-        if not os.read(sys.stdin.fileno(), 4096) and not stop.done():
-            stop.set_result(None)
-
-    loop.add_reader(sys.stdin.fileno(), on_stdin)
+    stop = stdin_closed(loop)
     print(f"PORT={server.sockets[0].getsockname()[1]}", flush=True)
     async with server:
         await stop
