@@ -8,11 +8,20 @@ import subprocess
 import pytest
 
 from surge.cli.bench import MAX_CONCURRENCY, parse_concurrency, settle_bench
+from surge.cli import main as main_module
 from surge.cli.main import main
 from surge.model.errors import ConfigError
 from test_cli_run import SURGE, clean_env
 
 URL = "http://127.0.0.1:9/x"  # the discard port: nothing here may ever be sent to it
+
+
+@pytest.fixture(autouse=True)
+def _main_leaves_no_state():
+    """main() marks the process as in main (a Ctrl-C then raises EarlySignal): not this test process."""
+    before = list(main_module._in_main)
+    yield
+    main_module._in_main[:] = before
 
 
 def exit_of(capsys, *argv: str) -> tuple[int, str]:

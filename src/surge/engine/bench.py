@@ -105,8 +105,8 @@ class Bench:
     async def run(self) -> BenchResult:
         plan = self.plan
         ctx = self._ctx = ClientContext(self._base, self.recorder, timeout_s=plan.timeout_s,
-                            connect_timeout_s=min(10.0, plan.timeout_s), insecure=plan.insecure,
-                            headers=dict(plan.headers))
+                                        connect_timeout_s=min(10.0, plan.timeout_s), insecure=plan.insecure,
+                                        headers=dict(plan.headers))
         _gc_for_load(True)  # as a worker does under load: ~15% of the CPU less per request
         try:
             await self._single()
