@@ -537,15 +537,23 @@ async def serve(port: int, config: dict, watch_stdin: bool) -> None:
     target = Target(config)
     server = await loop.create_server(
         lambda: Connection(target), "127.0.0.1", port, backlog=8192, reuse_address=True)
-    stop = loop.create_future()
-    if watch_stdin:  # the parent's end of our stdin closes when it exits: so do we
-        def on_stdin() -> None:
-            if not os.read(sys.stdin.fileno(), 4096) and not stop.done():
-                stop.set_result(None)
-        loop.add_reader(sys.stdin.fileno(), on_stdin)
+    stop = stdin_closed(loop) if watch_stdin else loop.create_future()
     print(f"PORT={server.sockets[0].getsockname()[1]}", flush=True)
     async with server:
         await stop
+
+
+def stdin_closed(loop: asyncio.AbstractEventLoop) -> asyncio.Future:
+    """A future that is done when stdin reaches EOF: the parent's end closes when it exits, so a
+    server that awaits it never outlives the test process that started it."""
+    stop = loop.create_future()
+
+    def on_stdin() -> None:
+        if not os.read(sys.stdin.fileno(), 4096) and not stop.done():
+            stop.set_result(None)
+
+    loop.add_reader(sys.stdin.fileno(), on_stdin)
+    return stop
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -586,6 +594,8 @@ class TargetServer:
     """
 
     host = "127.0.0.1"
+    #: the server script this handle starts (a subclass may start another one that prints PORT=)
+    script = os.path.abspath(__file__)
 
     def __init__(self, *, stall_period_s: float = 5.0, stall_s: float = 1.0,
                  stall_epoch: float | None = None, idle_close_ms: float = 0.0,
@@ -611,7 +621,7 @@ class TargetServer:
 
     def start(self) -> TargetServer:
         self.process = subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__), "--port", "0", *self.args],
+            [sys.executable, self.script, "--port", "0", *self.args],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         line = b""
         deadline = time.monotonic() + self.startup_timeout_s

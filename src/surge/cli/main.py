@@ -48,6 +48,7 @@ import click  # noqa: E402
 from .. import __version__
 from ..model.errors import ExitCode, SurgeError
 from ..model.redact import redact_text
+from .bench import bench_command  # noqa: E402
 from .capacity import capacity_command  # noqa: E402
 from .compare import compare_command  # noqa: E402
 from .db import db_group  # noqa: E402
@@ -216,6 +217,7 @@ def demo_command(session: Session, **options) -> None:
     sys.exit(run_demo(_clean(options), session=session))
 
 
+cli.add_command(bench_command)
 cli.add_command(capacity_command)
 cli.add_command(compare_command)
 cli.add_command(db_group)
