@@ -1,6 +1,6 @@
 """Findings and ``surge capacity`` on real runs against targets of a known shape
-(tests/support/target.py): ``/limited`` serves at most 4 requests at once at 10 ms each
-(capacity 400 req/s), ``/gate`` answers 503 beyond 5 in flight, ``/drift`` grows its latency
+(tests/support/): ``CappedServer`` serves at most 4 requests at once at 10 ms each
+(capacity 400 req/s); the target's ``/gate`` answers 503 beyond 5 in flight, ``/drift`` grows its latency
 by a known slope. Each run is one worker process with users that never wait."""
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import jsonschema
 import pytest
 from importlib import resources
 
+from support.capped import CappedServer
 from test_cli_run import SURGE, clean_env, run_surge, summary_of
 
 
@@ -35,11 +36,13 @@ def by_kind(summary: dict) -> dict[str, dict]:
     return {f["kind"]: f for f in summary["findings"]}
 
 
-def test_a_ramp_into_a_4_lane_server_finds_the_plateau_near_400_rps(tmp_path, target):
+def test_a_ramp_into_a_4_slot_server_finds_the_plateau_near_400_rps(tmp_path):
     """0 -> 10 users over 8 s: RPS follows the users up to 4 (about 100 req/s each), then stays
     at the server's 400 req/s while the users go on rising."""
-    proc = run_surge(tmp_path, target.url, "--profile", "ramp", "--users", "10", "--duration", "8s",
-                     "--interval", "500ms", scenario=scenario("/limited?n=4&ms=10"))
+    with CappedServer(slots=4, ms=10) as target:
+        proc = run_surge(tmp_path, target.url, "--profile", "ramp", "--users", "10", "--duration", "8s",
+                         "--interval", "500ms", scenario=scenario("/"))
+        served = target.stats()["requests_total"]
     assert proc.returncode == 0, proc.stderr
     summary = summary_of(tmp_path)
     jsonschema.validate(summary, schema())
@@ -48,7 +51,6 @@ def test_a_ramp_into_a_4_lane_server_finds_the_plateau_near_400_rps(tmp_path, ta
     assert 400 * 0.85 <= plateau["evidence"]["rps"] <= 400 * 1.15, plateau
     assert 3 <= plateau["evidence"]["users"] <= 7, plateau
     assert "Findings" in proc.stdout and "plateau: Throughput stopped rising" in proc.stdout
-    served = target.stats()["requests_total"]
     assert served == summary["total"]["requests"] + summary["total"]["cancelled"]
 
 

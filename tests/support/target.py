@@ -33,8 +33,6 @@ Behaviour is chosen by the first path segment, so one server covers a whole test
 ``/chunked?chunks=3``        200 with ``Transfer-Encoding: chunked``
 ``/idle-close?ms=200``       200; this connection is then closed after 200 ms idle
 ``/bytes/<n>``               200 with ``n`` bytes of ``x``
-``/limited?n=4&ms=10``       a server of ``n`` lanes taking ``ms`` each, first come first served:
-                             at most ``n`` at once, the rest queue (capacity ``n * 1000 / ms``/s)
 ``/gate?n=5&ms=20``          200 after ``ms``, but 503 at once when ``n`` are already in flight
 ``/drift?base=5&per_s=10``   200 after ``base`` ms plus ``per_s`` ms for every second since the
                              first ``/drift`` request after the counters were reset
@@ -54,7 +52,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import heapq
 import json
 import math
 import os
@@ -166,7 +163,6 @@ class Target:
         self.outcomes: Counter[str] = Counter({name: 0 for name in OUTCOMES})
         self.body_bytes = 0
         self.dist_counters: Counter[str] = Counter()
-        self.lanes: dict[str, list[float]] = {}  # /limited: when each lane is free, a heap
         self.gate_ends: dict[str, list[float]] = {}  # /gate: when each request in flight ends
         self.drift_epoch: float | None = None
 
@@ -293,15 +289,6 @@ class Target:
 
     def route_bytes(self, req, rest, conn):
         return Reply(body=b"x" * int(rest))
-
-    def route_limited(self, req, rest, conn):
-        q = query(req)
-        lanes, ms = int(q.get("n", 4)), float(q.get("ms", 10))
-        now = time.monotonic()
-        free = self.lanes.setdefault(req.query, [now] * lanes)
-        start = max(now, heapq.heappop(free))
-        heapq.heappush(free, start + ms / 1000)
-        return delayed((start - now) * 1000 + ms)
 
     def route_gate(self, req, rest, conn):
         q = query(req)

@@ -11,12 +11,14 @@ Glossary (the figures of one step of the concurrency sweep, :class:`StepFigures`
   against ``c`` times the throughput of one request at a time (``rps_1``: the sweep's
   concurrency-1 step, else the sequential phase, which is concurrency 1 too). 1.0 is perfect
   scaling; None when there is no ``rps_1`` above zero;
-* a step **scaled** when its ``good_rps`` gained at least :data:`MIN_SHARE` (half) of what
-  perfect scaling from the step before would add: ``good_i >= good_(i-1) × (1 + MIN_SHARE ×
-  (c_i / c_(i-1) − 1))`` — from 4 to 8 it must gain at least 50%, from 10 to 25 at least 75%.
-  Half, not "any gain": a real client needs somewhat more than N connections to keep N server
-  workers busy (each connection idles for its round trip), so the step just past the knee still
-  gains 10-20%; and a fall always counts as not scaling;
+* a step **scaled** when its ``good_rps`` gained at least the smaller of :data:`MAX_NEEDED`
+  (25%) and :data:`MIN_SHARE` (half) of what perfect scaling from the step before would add:
+  ``good_i >= good_(i-1) × (1 + min(0.25, 0.5 × (c_i / c_(i-1) − 1)))`` — from 10 to 11 it must
+  gain 5%, from 4 to 8 or from 1 to 10 at least 25%. Half, not "any gain": a real client needs
+  somewhat more than N connections to keep N server workers busy (each connection idles for its
+  round trip), so the step just past the knee still gains 10-20%; at most 25%, so a coarse
+  sweep (the default 1, 10, 25, 50) still counts 1 -> 10 as scaling when the throughput
+  quadrupled; a fall always counts as not scaling;
 * **stopped scaling at** ``c_(i-1)``: with the steps in rising concurrency, the first step ``i``
   that did not scale; the answer is the concurrency of the step before, the last one that still
   paid off (the knee lies between the two). A step before which nothing succeeded (``good_rps``
@@ -30,6 +32,8 @@ from dataclasses import dataclass
 
 #: the share of perfect scaling's gain over the previous step that a step must reach to have scaled
 MIN_SHARE = 0.5
+#: ... but never more than this gain (a coarse sweep's big jumps in concurrency)
+MAX_NEEDED = 0.25
 
 
 @dataclass(frozen=True)
@@ -62,8 +66,8 @@ def efficiency(step: StepFigures, rps_1: float | None) -> float | None:
 
 
 def needed_gain(before: StepFigures, step: StepFigures, min_share: float = MIN_SHARE) -> float:
-    """The relative gain of ``step`` over ``before`` that counts as scaling (0.5 from 4 to 8)."""
-    return min_share * (step.concurrency / before.concurrency - 1.0)
+    """The relative gain of ``step`` over ``before`` that counts as scaling (0.25 from 4 to 8)."""
+    return min(MAX_NEEDED, min_share * (step.concurrency / before.concurrency - 1.0))
 
 
 def stopped_scaling_at(steps: Sequence[StepFigures], min_share: float = MIN_SHARE) -> int | None:
@@ -99,5 +103,6 @@ def scaling_verdict(steps: Sequence[StepFigures], min_share: float = MIN_SHARE) 
     before, step = knee
     gain = step.good_rps / before.good_rps - 1.0
     return (f"throughput stopped scaling at concurrency {before.concurrency} ({before.good_rps:,.0f} req/s): "
-            f"concurrency {step.concurrency} gained {gain:+.0%}, less than half of the "
-            f"{step.concurrency / before.concurrency - 1.0:+.0%} perfect scaling would add")
+            f"concurrency {step.concurrency} gained {gain:+.0%}, less than the "
+            f"{needed_gain(before, step, min_share):+.0%} that counts as scaling "
+            f"(perfect scaling would add {step.concurrency / before.concurrency - 1.0:+.0%})")

@@ -41,7 +41,8 @@ phase runs for that long. Requests in flight then finish (within --timeout).
 Efficiency at C = rps_C / (C x rps_1), rps_1 from the concurrency-1 step (or
 the sequential phase). Throughput stopped scaling at the step before the
 first one whose successful req/s gained less than half of what perfect
-scaling would add (from 4 to 8: +50%; from 10 to 25: +75%; a fall counts).
+scaling would add, at most +25% (from 10 to 11: +5%; from 4 to 8 or 1 to
+10: +25%; a fall counts).
 
 \b
 Examples:
