@@ -25,7 +25,7 @@ import resource
 import time
 
 from ...model.schedule import owned_arrivals, owned_count, total_arrivals, weighted_cycle
-from ..runtime import VirtualUser, VUState, WorkerContext, _check_unawaited, _describe
+from ..runtime import VirtualUser, VUState, WorkerContext, _check_unawaited, _describe, counted
 from ..guard import Escalated
 from ..user import StopUser
 from .base import drain_tasks
@@ -205,7 +205,8 @@ class OpenExecutor:
                     recorder.task_error(vu._label(spec.name), str(exc))
                     break
                 except (Exception, SystemExit) as exc:  # the task's own code raised: a failure under its name
-                    recorder.task_error(vu._label(spec.name), _describe(exc))
+                    if not counted(exc):
+                        recorder.task_error(vu._label(spec.name), _describe(exc))
                 client.intended_ns = 0
                 if client.created != client.started:
                     _check_unawaited(client, vu._label(spec.name), recorder)
