@@ -12,12 +12,14 @@ _HOMES = {
     "HttpUser": ".engine.user", "LoadTestShape": ".engine.user", "StopUser": ".engine.user",
     "User": ".engine.user", "between": ".engine.user", "constant": ".engine.user",
     "constant_pacing": ".engine.user", "tag": ".engine.user", "task": ".engine.user",
+    "WebSocketClosed": ".engine.clients.websocket", "WebSocketTimeout": ".engine.clients.websocket",
     "Counter": ".metrics.custom", "Rate": ".metrics.custom", "Trend": ".metrics.custom",
 }
 
 if _typing.TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .engine.clients.response import Response
     from .engine.user import HttpUser, LoadTestShape, StopUser, User, between, constant, constant_pacing, tag, task
+    from .engine.clients.websocket import WebSocketClosed, WebSocketTimeout
     from .metrics.custom import Counter, Rate, Trend
 
 
@@ -47,6 +49,8 @@ __all__ = [
     "StopUser",
     "Trend",
     "User",
+    "WebSocketClosed",
+    "WebSocketTimeout",
     "__version__",
     "between",
     "constant",

@@ -14,6 +14,7 @@ Endpoints (JSON in, JSON out; timestamps are ISO 8601 UTC strings):
 - ``GET /v1/enforcement/escalation?stale_after_s=S`` -> 200, agents silent for more than S
   seconds (default 30), oldest first.
 - ``GET /health`` -> 200 ``{"status": "ok"}`` once the database answers, else 503.
+- ``WS /v1/stream``: subscribe to new corrections, and a ping/pong op (``stream.py``).
 
 Storage is chosen by :func:`create_app`: SQLite (a file or ``:memory:``) by default, PostgreSQL
 for a ``postgresql://`` URL; ``DATABASE_URL`` is used when no database is passed.
@@ -33,10 +34,11 @@ from typing import Any, AsyncIterator
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .store import Store, open_store
+from .stream import feed_of, stream
 
 DEFAULT_DATABASE = ":memory:"
 _MAX_FIELD_LEN = 64
@@ -118,6 +120,8 @@ async def create_correction(request: Request) -> JSONResponse:
     if key is not None and not 1 <= len(key) <= _MAX_KEY_LEN:
         raise Invalid("header.Idempotency-Key", f"must be 1..{_MAX_KEY_LEN} characters")
     correction, created = await _store(request).create_correction(subject_id, field, value, key)
+    if created:  # pushed to the subscribers of /v1/stream
+        feed_of(request.app).publish(_render_correction(correction))
     if not created and (correction["subject_id"], correction["field"], correction["value"]) != (
         subject_id,
         field,
@@ -229,6 +233,7 @@ ROUTES = [
     Route("/v1/enforcement/status", get_status, methods=["GET"]),
     Route("/v1/enforcement/escalation", get_escalation, methods=["GET"]),
     Route("/health", health, methods=["GET"]),
+    WebSocketRoute("/v1/stream", stream),
 ]
 
 

@@ -216,3 +216,58 @@ class WsServerProcess:
         if self._proc.is_alive():
             self._proc.terminate()
             self._proc.join(5)
+
+
+class SioServer(_Threaded):
+    """A real python-socketio server (aiohttp) counting what it saw: connects, events received
+    (by name), events it emitted; ``ack`` answers after ``delay_s`` and keeps its hold times;
+    ``news`` pushes N ``news`` events; ``kick`` disconnects the client."""
+
+    def __init__(self, delay_s: float = 0.0) -> None:
+        super().__init__()
+        self.delay_s = delay_s
+        self.connects = 0
+        self.received: Counter[str] = Counter()
+        self.emitted = 0
+        self.holds_us: list[int] = []
+
+    async def _start(self) -> None:
+        import socketio
+        from aiohttp import web
+        sio = self.sio = socketio.AsyncServer(async_mode="aiohttp")
+        app = web.Application()
+        sio.attach(app)
+
+        @sio.event
+        async def connect(sid, environ):
+            self.connects += 1
+
+        @sio.on("ack")
+        async def ack(sid, data):
+            got = time.perf_counter_ns()
+            self.received["ack"] += 1
+            if self.delay_s:
+                await asyncio.sleep(self.delay_s)
+            self.holds_us.append((time.perf_counter_ns() - got) // 1000)
+            return {"echo": data}
+
+        @sio.on("news")
+        async def news(sid, n):
+            self.received["news"] += 1
+            for i in range(n):
+                await sio.emit("news", {"i": i}, to=sid)
+                self.emitted += 1
+
+        @sio.on("kick")
+        async def kick(sid, data=None):
+            self.received["kick"] += 1
+            await sio.disconnect(sid)
+
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]
+
+    async def _stop(self) -> None:
+        await self._runner.cleanup()
