@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import json
 import socket
 import threading
 import time
@@ -32,8 +33,8 @@ GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
 class _Threaded:
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.loop = loop or asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.port = 0
 
@@ -62,8 +63,8 @@ class _Threaded:
 
 
 class WsServer(_Threaded):
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        super().__init__(loop)
         self.connections: Counter[str] = Counter()
         self.received: Counter[str] = Counter()
         self.sent: Counter[str] = Counter()
@@ -71,6 +72,7 @@ class WsServer(_Threaded):
         self.holds_us: list[int] = []
         self.dropped = 0
         self._drop_seq = 0
+        self.open_now = 0  # connections whose handler has not ended
 
     async def _start(self) -> None:
         self._server = await ws_server.serve(self._handle, "127.0.0.1", 0, process_request=self._gate,
@@ -98,6 +100,13 @@ class WsServer(_Threaded):
         parts = urlsplit(ws.request.path)
         path, query = parts.path, parse_qs(parts.query)
         self.connections[path] += 1
+        self.open_now += 1
+        try:
+            await self._converse(ws, path, query)
+        finally:
+            self.open_now -= 1
+
+    async def _converse(self, ws, path: str, query: dict) -> None:
         drop = False
         if path == "/drop":
             self._drop_seq += 1
@@ -109,6 +118,8 @@ class WsServer(_Threaded):
         try:
             async for msg in ws:
                 got = time.perf_counter_ns()
+                if path == "/hold":  # the message says how long to hold it: {"ms": N, ...}
+                    delay_s = json.loads(msg)["ms"] / 1000
                 self.received[path] += 1
                 self.bytes_received[path] += len(msg.encode() if isinstance(msg, str) else msg)
                 if drop:
@@ -181,7 +192,8 @@ def free_port() -> int:
 
 
 def _serve_in_child(conn) -> None:
-    with WsServer() as server:
+    import uvloop
+    with WsServer(uvloop.new_event_loop()) as server:
         conn.send(server.port)
         while conn.recv() == "holds":
             conn.send(list(server.holds_us))
@@ -271,3 +283,98 @@ class SioServer(_Threaded):
 
     async def _stop(self) -> None:
         await self._runner.cleanup()
+
+
+class _HoldProtocol(asyncio.Protocol):
+    """A lean WebSocket server connection for the timing truth: each client text frame (JSON with
+    ``ms``) is answered with the same text after ``ms``; the time from its arrival (data_received)
+    to the reply's write is kept, so nothing but the kernel's loopback is left unmeasured."""
+
+    def __init__(self, holds: list[int]) -> None:
+        self.holds = holds
+        self.buf = b""
+        self.upgraded = False
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        got = time.perf_counter_ns()
+        self.buf += data
+        if not self.upgraded:
+            head, sep, rest = self.buf.partition(b"\r\n\r\n")
+            if not sep:
+                return
+            key = next(line.split(b":", 1)[1].strip() for line in head.split(b"\r\n")
+                       if line.lower().startswith(b"sec-websocket-key:"))
+            accept = base64.b64encode(hashlib.sha1(key + GUID.encode()).digest())
+            self.transport.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                                 b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+            self.upgraded, self.buf = True, rest
+        while len(self.buf) >= 6:
+            opcode, length = self.buf[0] & 0x0F, self.buf[1] & 0x7F
+            start = 2
+            if length == 126:
+                length, start = int.from_bytes(self.buf[2:4], "big"), 4
+            if len(self.buf) < start + 4 + length:
+                return
+            mask = self.buf[start:start + 4]
+            payload = bytes(b ^ mask[i % 4] for i, b in enumerate(self.buf[start + 4:start + 4 + length]))
+            self.buf = self.buf[start + 4 + length:]
+            if opcode == 8:  # close: answer it and end
+                self.transport.write(b"\x88\x02\x03\xe8")
+                self.transport.close()
+                return
+            ms = json.loads(payload)["ms"]
+            asyncio.get_running_loop().call_later(ms / 1000, self._reply, payload, got)
+
+    def _reply(self, payload: bytes, got: int) -> None:
+        n = len(payload)
+        head = bytes([0x81, n]) if n < 126 else bytes([0x81, 126]) + n.to_bytes(2, "big")
+        self.transport.write(head + payload)
+        self.holds.append((time.perf_counter_ns() - got) // 1000)
+
+
+def _hold_in_child(conn) -> None:
+    import uvloop
+
+    async def main():
+        holds: list[int] = []
+        server = await asyncio.get_running_loop().create_server(lambda: _HoldProtocol(holds), "127.0.0.1", 0)
+        conn.send(server.sockets[0].getsockname()[1])
+        loop = asyncio.get_running_loop()
+        while await loop.run_in_executor(None, conn.recv) == "holds":
+            conn.send(list(holds))
+        server.close()
+
+    uvloop.run(main())
+
+
+class HoldServerProcess:
+    """:class:`_HoldProtocol` in a process of its own (not sharing the client's interpreter lock)."""
+
+    def __enter__(self):
+        import multiprocessing
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_hold_in_child, args=(child,), daemon=True)
+        self._proc.start()
+        if not self._conn.poll(30):
+            raise RuntimeError("the hold server process did not start")
+        self.port = self._conn.recv()
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def holds_us(self) -> list[int]:
+        self._conn.send("holds")
+        return self._conn.recv()
+
+    def __exit__(self, *exc) -> None:
+        self._conn.send("stop")
+        self._proc.join(10)
+        if self._proc.is_alive():
+            self._proc.terminate()
+            self._proc.join(5)
