@@ -11,17 +11,23 @@ second of the client process's CPU (user + system), i.e. per core, plus the wall
 - ``wsproto``: ``wsproto.WSConnection`` driven by our own ``asyncio.Protocol``
 - ``aiohttp``: ``ClientSession.ws_connect`` (what python-socketio's asyncio client rides on)
 
-Measured on the 2-core development machine (AMD EPYC), one sitting, 50 connections x 2,000
-round trips, best of 3 (``python benchmarks/websocket_clients.py``):
+Measured on the shared 2-core development machine (AMD EPYC, load average 3.5-5.5 from other
+work), two sittings, 50 connections x 1,000 round trips, best of 2 and of 3
+(``python benchmarks/websocket_clients.py --messages 1000``), msg/s per core of client CPU:
 
-    websockets-sansio    ~20,900 msg/s per core   (1.00)
-    websockets-asyncio   ~11,300 msg/s per core   (0.54)
-    wsproto              ~10,100 msg/s per core   (0.48)
-    aiohttp              ~13,500 msg/s per core   (0.65)
+    websockets-sansio    16,026 | 15,291
+    websockets-asyncio   13,708 | 10,501
+    wsproto              12,379 | 10,848
+    aiohttp              22,377 | 22,511   (its frame reader is compiled with Cython)
 
-So surge's client (``surge.engine.clients.websocket``) drives ``websockets``' Sans-I/O protocol
-from its own transport: the same frame parser and handshake code as the asyncio client (well
-kept, RFC 6455 complete, its C speedup for masking), without its per-message tasks and locks.
+Of the three candidates the issue names, ``websockets``' Sans-I/O protocol driven from our own
+transport costs the least CPU per message (1.2-1.5x the others), so surge's client
+(``surge.engine.clients.websocket``) is built on it: the same frame parser and handshake checks
+as the library's asyncio client (well kept, RFC 6455 complete, C speedup for masking), without
+its per-connection tasks and locks. aiohttp's client, measured as a reference, is ~1.45x
+cheaper still; using it would put aiohttp's HTTP stack and a ClientSession per user beside
+ours (a possible follow-up: drive its reader/writer from our transport). The wall rates this
+prints are not comparable (they depend on the shared server process and the machine's load).
 Everything binds to 127.0.0.1; the server process is stopped by its PID.
 """
 from __future__ import annotations

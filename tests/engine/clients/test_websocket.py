@@ -226,3 +226,13 @@ def test_headers_of_the_client_and_the_call_go_with_the_handshake(ws_server):
     drive(ws_server.url, body)
     assert seen["authorization"] == "Bearer sekret" and seen["x-trace"] == "7"
     assert "accept-encoding" not in seen
+
+
+def test_failed_connects_are_not_kept_by_the_client(closed_port):
+    async def body(client, recorder):
+        for _ in range(5):
+            with pytest.raises(WebSocketError):
+                await client.websocket("/x")
+        return len(client._sockets or ())
+
+    assert drive(f"http://127.0.0.1:{closed_port}", body) == 0

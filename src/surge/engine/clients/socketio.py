@@ -95,6 +95,8 @@ class SocketIO:
         if latency_us is not None:
             self._series.latencies_us.append(latency_us)
         self._series.fail(kind, stable_message(message))
+        if self._on_close is not None:  # done with it (and the client no longer tracks it)
+            self._on_close(self)
         raise WebSocketError(f"{kind}: {message}")
 
     async def _any(self, event: str, *args) -> None:
