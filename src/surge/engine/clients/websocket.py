@@ -139,7 +139,6 @@ class WebSocket(asyncio.Protocol):
         try:
             response = await asyncio.wait_for(asyncio.shield(self._handshake), self._timeout_s)
         except asyncio.TimeoutError:
-            self.abort()
             series.latencies_us.append(round(self._timeout_s * 1e6))
             self._connect_failed(FailureKind.TIMEOUT, f"no handshake response within {self._timeout_s:g} s")
         except asyncio.CancelledError:
@@ -147,12 +146,10 @@ class WebSocket(asyncio.Protocol):
             series.cancelled += 1
             raise
         if isinstance(response, BaseException):  # the connection ended before the 101
-            self.abort()
             self._connect_failed(FailureKind.RESET, "connection closed during the WebSocket handshake")
         status = response.status_code
         exc = self._proto.handshake_exc
         if exc is not None:
-            self.abort()
             if status != 101 or isinstance(exc, InvalidStatus):
                 series.latencies_us.append((_perf_ns() - start) // 1000)
                 self._connect_failed(FailureKind.STATUS, f"handshake refused: HTTP {status}")
