@@ -65,3 +65,28 @@ def test_bad_messages_are_answered_with_an_error_and_the_stream_stays(demo, text
         assert "error" in _recv(ws)
         ws.send(json.dumps({"op": "ping", "id": "x"}))
         assert _recv(ws) == {"op": "pong", "id": "x"}
+
+
+def test_with_a_token_the_stream_needs_it_too():
+    import re
+    import select
+    import subprocess
+    import sys
+
+    from websockets.exceptions import InvalidStatus
+
+    proc = subprocess.Popen([sys.executable, "-m", "surge.demo", "--host", "127.0.0.1", "--port", "0",
+                             "--token", "s3cret"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 20)
+        assert ready, "no 'listening on' line within 20 s"
+        url = re.fullmatch(r"listening on (http://127\.0\.0\.1:\d+)\n", proc.stdout.readline()).group(1)
+        with pytest.raises(InvalidStatus) as info:
+            _ws(url).close()
+        assert info.value.response.status_code == 403
+        with connect("ws" + url[4:] + "/v1/stream", open_timeout=5,
+                     additional_headers={"Authorization": "Bearer s3cret"}) as ws:
+            ws.send(json.dumps({"op": "ping", "id": 1}))
+            assert _recv(ws) == {"op": "pong", "id": 1}
+    finally:
+        stop(proc)

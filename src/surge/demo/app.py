@@ -205,7 +205,8 @@ async def _invalid(request: Request, exc: Exception) -> JSONResponse:
 
 
 class BearerToken:
-    """Require ``Authorization: Bearer TOKEN`` on every route but ``/health``.
+    """Require ``Authorization: Bearer TOKEN`` on every route but ``/health`` (the WebSocket too:
+    its handshake is refused with 403).
 
     Used when the server is told to listen beyond loopback: an exposed demo must not be an
     open write endpoint. A plain ASGI middleware, so it costs nothing per request otherwise.
@@ -222,6 +223,10 @@ class BearerToken:
                 response = JSONResponse({"detail": "missing or wrong bearer token"}, 401)
                 await response(scope, receive, send)
                 return
+        if scope["type"] == "websocket" and not hmac.compare_digest(
+                dict(scope["headers"]).get(b"authorization", b""), self._expected):
+            await send({"type": "websocket.close", "code": 1008})  # before accept: HTTP 403
+            return
         await self.app(scope, receive, send)
 
 
