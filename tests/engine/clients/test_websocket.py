@@ -236,3 +236,15 @@ def test_failed_connects_are_not_kept_by_the_client(closed_port):
         return len(client._sockets or ())
 
     assert drive(f"http://127.0.0.1:{closed_port}", body) == 0
+
+
+def test_without_the_extra_the_call_says_what_to_install(monkeypatch, ws_server):
+    import surge.engine.clients.websocket as module
+
+    monkeypatch.setattr(module, "ClientProtocol", None)
+
+    async def body(client, recorder):
+        with pytest.raises(ImportError, match=r"pip install 'surge\[ws\]'"):
+            await client.websocket("/echo")
+
+    drive(ws_server.url, body)
