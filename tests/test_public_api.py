@@ -9,7 +9,8 @@ import textwrap
 import surge
 
 VOCABULARY = [
-    "Counter", "HttpUser", "LoadTestShape", "Rate", "RequestEvent", "Response", "StopUser", "Trend", "User", "__version__",
+    "Counter", "HttpUser", "LoadTestShape", "Rate", "RequestEvent", "Response", "StopUser", "Trend", "User",
+    "WebSocketClosed", "WebSocketTimeout", "__version__",
     "between", "constant", "constant_pacing", "poisson", "tag", "task",
 ]
 

@@ -14,11 +14,13 @@ _HOMES = {
     "HttpUser": ".engine.user", "LoadTestShape": ".engine.user", "StopUser": ".engine.user",
     "User": ".engine.user", "between": ".engine.user", "constant": ".engine.user",
     "constant_pacing": ".engine.user", "poisson": ".engine.user", "tag": ".engine.user", "task": ".engine.user",
+    "WebSocketClosed": ".engine.clients.websocket", "WebSocketTimeout": ".engine.clients.websocket",
     "Counter": ".metrics.custom", "Rate": ".metrics.custom", "Trend": ".metrics.custom",
 }
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .engine.clients.response import Response
+    from .engine.clients.websocket import WebSocketClosed, WebSocketTimeout
     from .engine.user import (HttpUser, LoadTestShape, StopUser, User, between, constant, constant_pacing,
                               poisson, tag, task)
     from .metrics.custom import Counter, Rate, Trend
@@ -52,6 +54,8 @@ __all__ = [
     "StopUser",
     "Trend",
     "User",
+    "WebSocketClosed",
+    "WebSocketTimeout",
     "__version__",
     "between",
     "constant",

@@ -23,6 +23,7 @@ subjects are ``{type, id}`` with text ids); each correction answers in the shape
 - ``GET /v1/enforcement/escalation?stale_after_s=S`` -> 200, agents silent for more than S
   seconds (default 30), oldest first.
 - ``GET /health`` -> 200 ``{"status": "ok"}`` once the database answers, else 503.
+- ``WS /v1/stream``: subscribe to new corrections, and a ping/pong op (``stream.py``).
 
 Tenancy: the ``X-Tenant-Id`` header (1..64 characters) scopes every read and write, idempotency
 keys included; requests without it share the tenant "".
@@ -46,10 +47,11 @@ from typing import Any, AsyncIterator
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .store import Store, open_store
+from .stream import feed_of, stream
 
 DEFAULT_DATABASE = ":memory:"
 _MAX_FIELD_LEN = 64
@@ -261,6 +263,8 @@ async def create_correction(request: Request) -> JSONResponse:
     tenant = _tenant(request)
     new = _new_correction(request, await _json_object(request))
     correction, created = await _store(request).create_correction(tenant, new)
+    if created:  # pushed to the subscribers of /v1/stream
+        feed_of(request.app).publish(tenant, _render_correction(correction))
     if not created and any(correction[k] != new[k] for k in _FINGERPRINT):
         detail = "Idempotency-Key already used with a different body"
         return JSONResponse({"detail": detail}, status_code=409)
@@ -381,7 +385,8 @@ async def _invalid(request: Request, exc: Exception) -> JSONResponse:
 
 
 class BearerToken:
-    """Require ``Authorization: Bearer TOKEN`` on every route but ``/health``.
+    """Require ``Authorization: Bearer TOKEN`` on every route but ``/health`` (the WebSocket too:
+    its handshake is refused with 403).
 
     Used when the server is told to listen beyond loopback: an exposed demo must not be an
     open write endpoint. A plain ASGI middleware, so it costs nothing per request otherwise.
@@ -398,6 +403,10 @@ class BearerToken:
                 response = JSONResponse({"detail": "missing or wrong bearer token"}, 401)
                 await response(scope, receive, send)
                 return
+        if scope["type"] == "websocket" and not hmac.compare_digest(
+                dict(scope["headers"]).get(b"authorization", b""), self._expected):
+            await send({"type": "websocket.close", "code": 1008})  # before accept: HTTP 403
+            return
         await self.app(scope, receive, send)
 
 
@@ -409,6 +418,7 @@ ROUTES = [
     Route("/v1/enforcement/status", get_status, methods=["GET"]),
     Route("/v1/enforcement/escalation", get_escalation, methods=["GET"]),
     Route("/health", health, methods=["GET"]),
+    WebSocketRoute("/v1/stream", stream),
 ]
 
 

@@ -10,6 +10,11 @@ The mix, by task weight (each out of 100 iterations):
   task making three calls (rather than three small tasks) guarantees every enforcement
   endpoint is hit even in a 30 s smoke run, so no threshold target goes unmatched.
 
+Beside those API clients, one user in five is a :class:`Watcher` (``weight = 0.25``): it holds a
+WebSocket to ``/v1/stream`` subscribed to new corrections and pings over it (``WS stream``: the
+connects and drops; ``WS ping``: the round trips). It needs the ``ws`` extra (``pip install
+'surge[ws]'``, which also lets the demo server speak WebSocket); without it the class has weight 0.
+
 ``setup()`` seeds a few subjects through the API itself, with deterministic idempotency keys so
 re-running against a persistent database writes nothing twice. Every request carries ``name=``
 so URLs that differ only in their query string are reported (and judged) as one endpoint.
@@ -22,7 +27,7 @@ import urllib.request
 import uuid
 from typing import Any
 
-from surge import HttpUser, Rate, between, tag, task
+from surge import HttpUser, Rate, WebSocketTimeout, between, tag, task
 
 SEED_SUBJECT_IDS = tuple(range(1, 9))
 FIELDS = ("name", "email", "status", "tier")
@@ -30,6 +35,7 @@ AGENT_IDS = tuple(f"agent-{n}" for n in range(1, 6))
 REPLAY_SHARE = 0.1
 
 idempotency_honoured = Rate("idempotency_honoured")
+PINGS_PER_WATCH = 5
 
 
 def _post_json(url: str, body: dict[str, Any], key: str) -> int:
@@ -127,3 +133,33 @@ class ApiUser(HttpUser):
             name="/v1/enforcement/escalation",
         )
         resp.expect(status=200)
+
+
+def _have_websockets() -> bool:
+    try:
+        import websockets  # noqa: F401  (the ws extra)
+    except ImportError:
+        return False
+    return True
+
+
+class Watcher(HttpUser):
+    """A live view of the corrections: subscribes over a WebSocket, pings it, reads what is pushed."""
+
+    weight = 0.25 if _have_websockets() else 0
+    wait_time = between(0.5, 1.5)
+
+    @task
+    async def watch(self) -> None:
+        async with self.client.websocket("/v1/stream", name="stream") as ws:
+            await ws.send_json({"subscribe": "corrections"})
+            ack = await ws.receive_json(timeout=5)
+            if ack != {"subscribed": "corrections"}:
+                raise AssertionError(f"subscribe answered {ack!r}")
+            for n in range(PINGS_PER_WATCH):
+                await ws.request({"op": "ping", "id": n}, match=lambda m, n=n: m.get("id") == n, name="ping")
+                try:  # corrections pushed meanwhile (counted as received messages when they came)
+                    while True:
+                        await ws.receive(timeout=0.1)
+                except WebSocketTimeout:
+                    pass

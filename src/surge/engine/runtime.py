@@ -19,7 +19,7 @@ from typing import Any
 from ..metrics.recorder import Recorder
 from ..model.plan import TestPlan
 from ..model.schedule import owned_iterations
-from .clients.errors import stable_message
+from .clients.errors import CountedFailure, stable_message
 from .clients.http import ClientContext, HttpClient
 from .guard import Escalated
 from .hooks import RunEvents, RunHandle
@@ -143,7 +143,8 @@ class VirtualUser:
         except asyncio.CancelledError:
             raise
         except (Exception, SystemExit) as exc:
-            recorder.task_error(self._label(name), _describe(exc))
+            if not counted(exc):
+                recorder.task_error(self._label(name), _describe(exc))
             if name == "on_start":
                 recorder.users_start_failed += 1
             return False
@@ -163,6 +164,11 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, SystemExit):
         return f"SystemExit: sys.exit({exc.code!r}) in a task ends that iteration, not the run"
     return stable_message(f"{type(exc).__name__}: {exc}")
+
+
+def counted(exc: BaseException) -> bool:
+    """Whether a task's exception is a failure a client counted already (a WebSocket drop)."""
+    return isinstance(exc, CountedFailure) and exc.counted
 
 
 def _check_unawaited(client: HttpClient, label: str, recorder: Recorder) -> None:
@@ -212,7 +218,8 @@ async def closed_loop(vu: VirtualUser, ctx: WorkerContext) -> None:
                 recorder.task_error(vu._label(spec.name), str(exc))
                 break
             except (Exception, SystemExit) as exc:  # the task's own code raised: a failure under its name
-                recorder.task_error(vu._label(spec.name), _describe(exc))
+                if not counted(exc):
+                    recorder.task_error(vu._label(spec.name), _describe(exc))
             if vu.client.created != vu.client.started:
                 _check_unawaited(vu.client, vu._label(spec.name), recorder)
             pause = 0.0 if think is None else think(_perf() - began)

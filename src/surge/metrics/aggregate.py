@@ -37,6 +37,8 @@ class SeriesTotals:
     cancelled: int = 0
     bytes_received: int = 0
     bytes_sent: int = 0
+    messages_sent: int = 0
+    messages_received: int = 0
 
     def add(self, s: SeriesSnapshot) -> None:
         """Merge one worker's interval of this series (sparse wire histograms)."""
@@ -77,6 +79,8 @@ class SeriesTotals:
         self.cancelled += counts.cancelled
         self.bytes_received += counts.bytes_received
         self.bytes_sent += counts.bytes_sent
+        self.messages_sent += counts.messages_sent
+        self.messages_received += counts.messages_received
 
     def stats(self, method: str, name: str, seconds: float) -> EndpointStats:
         per_s = 1.0 / seconds if seconds > 0 else 0.0
@@ -88,6 +92,7 @@ class SeriesTotals:
             bytes_sent=self.bytes_sent,
             avg_content_length=self.bytes_received / self.requests if self.requests else 0.0,
             service_time_ms=latency_of(self.service) if self.service is not None else None,
+            messages_sent=self.messages_sent, messages_received=self.messages_received,
         )
 
 

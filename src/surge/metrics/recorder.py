@@ -32,7 +32,7 @@ class Series:
     """One (method, name)'s counters for the current interval. Mutated directly by the client."""
 
     __slots__ = ("method", "name", "latencies_us", "service_us", "requests", "failures", "cancelled",
-                 "bytes_received", "bytes_sent", "errors")
+                 "bytes_received", "bytes_sent", "errors", "messages_sent", "messages_received")
 
     def __init__(self, method: str, name: str) -> None:
         self.method = method
@@ -45,6 +45,9 @@ class Series:
         self.bytes_received = 0
         self.bytes_sent = 0
         self.errors: Counter[tuple[str, str]] = Counter()
+        #: WebSocket / Socket.IO messages on this series' connections (0 for HTTP)
+        self.messages_sent = 0
+        self.messages_received = 0
 
     def fail(self, kind: str, message: str) -> None:
         self.failures += 1
@@ -52,7 +55,7 @@ class Series:
 
     def flush(self, redact: Callable[[str], str] = str) -> SeriesSnapshot | None:
         """This interval's figures (None without traffic); ``redact`` scrubs each failure message."""
-        if not (self.requests or self.cancelled or self.failures):
+        if not (self.requests or self.cancelled or self.failures or self.messages_sent or self.messages_received):
             return None
         snap = SeriesSnapshot(
             self.method, self.name,
@@ -60,10 +63,12 @@ class Series:
             requests=self.requests, failures=self.failures, cancelled=self.cancelled,
             bytes_received=self.bytes_received, bytes_sent=self.bytes_sent,
             errors=[[str(k), redact(m), c] for (k, m), c in self.errors.items()],
+            messages_sent=self.messages_sent, messages_received=self.messages_received,
         )
         self.latencies_us, self.service_us = [], []
         self.requests = self.failures = self.cancelled = self.bytes_received = self.bytes_sent = 0
         self.errors = Counter()
+        self.messages_sent = self.messages_received = 0
         return snap
 
 

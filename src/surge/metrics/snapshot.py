@@ -19,7 +19,7 @@ from typing import Any
 
 from ..model.kinds import FailureKind
 
-PROTOCOL_VERSION = 4  # 4: users_by_class
+PROTOCOL_VERSION = 5  # 4: users_by_class; 5: messages per series
 _KINDS = frozenset(FailureKind)
 
 
@@ -37,14 +37,18 @@ class SeriesSnapshot:
     bytes_received: int = 0
     bytes_sent: int = 0
     errors: list[list] = field(default_factory=list)  # [kind, message, count]
+    messages_sent: int = 0  # WebSocket / Socket.IO messages
+    messages_received: int = 0
 
     def to_wire(self) -> list:
         return [self.method, self.name, self.latency, self.service, self.requests, self.failures,
-                self.cancelled, self.bytes_received, self.bytes_sent, self.errors]
+                self.cancelled, self.bytes_received, self.bytes_sent, self.errors,
+                self.messages_sent, self.messages_received]
 
     @classmethod
     def from_wire(cls, item: Any) -> "SeriesSnapshot":
-        method, name, latency, service, requests, failures, cancelled, received, sent, errors = item
+        (method, name, latency, service, requests, failures, cancelled, received, sent, errors,
+         msgs_sent, msgs_received) = item
         if not (isinstance(method, str) and isinstance(name, str) and isinstance(errors, list)):
             raise ValueError("series tags must be strings and errors a list")
         for e in errors:
@@ -52,9 +56,9 @@ class SeriesSnapshot:
                     and _is_count(e[2])):
                 raise ValueError(f"bad error entry {e!r}")
         counts = (requests, failures, cancelled, received, sent)
-        if not all(_is_count(c) for c in counts):
-            raise ValueError(f"series counters must be whole numbers >= 0, got {counts!r}")
-        return cls(method, name, latency, service, *counts, errors)
+        if not all(_is_count(c) for c in (*counts, msgs_sent, msgs_received)):
+            raise ValueError(f"series counters must be whole numbers >= 0, got {item[4:]!r}")
+        return cls(method, name, latency, service, *counts, errors, msgs_sent, msgs_received)
 
 
 @dataclass

@@ -47,6 +47,7 @@ class FailureKind(_Words):
     STATUS = "status"  # HTTP status >= 400 unless the scenario accepts it
     CHECK = "check"  # a scenario check marked it failed
     EXCEPTION = "exception"  # the task's own code raised
+    CLOSED = "closed"  # a WebSocket / Socket.IO connection the server closed (or that broke) while in use
 
 
 class LiveMode(_Words):

@@ -62,6 +62,9 @@ class EndpointStats:
     avg_content_length: float = 0.0
     #: open workloads: latency from the actual send (without queueing behind a stalled target)
     service_time_ms: Latency | None = None
+    #: WebSocket / Socket.IO series: messages sent and received on their connections
+    messages_sent: int = 0
+    messages_received: int = 0
 
 
 @dataclass(frozen=True)

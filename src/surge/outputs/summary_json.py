@@ -78,7 +78,7 @@ def _latency(lat: Latency) -> dict[str, float | None]:
 
 
 def _endpoint(e: EndpointStats) -> dict[str, Any]:
-    return {
+    doc = {
         "method": e.method,
         "name": e.name,
         "requests": e.requests,
@@ -93,6 +93,9 @@ def _endpoint(e: EndpointStats) -> dict[str, Any]:
         "bytes_sent": e.bytes_sent,
         "avg_content_length": _round(e.avg_content_length, 1),
     }
+    if e.messages_sent or e.messages_received:  # WebSocket / Socket.IO series only
+        doc["messages"] = {"sent": e.messages_sent, "received": e.messages_received}
+    return doc
 
 
 def _failure(f: FailureGroup) -> dict[str, Any]:

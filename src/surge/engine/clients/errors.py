@@ -5,7 +5,7 @@ import re
 
 from ...model.kinds import FailureKind
 
-CONNECT, TIMEOUT, RESET, PROTOCOL, STATUS, CHECK, EXCEPTION = FailureKind
+CONNECT, TIMEOUT, RESET, PROTOCOL, STATUS, CHECK, EXCEPTION, CLOSED = FailureKind
 KINDS = tuple(FailureKind)
 
 _ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{4,}\b")
@@ -27,6 +27,14 @@ class RequestFailure(Exception):
         super().__init__(message)
         self.kind = kind
         self.message = message
+
+
+class CountedFailure(Exception):
+    """A failure a client raised into the task after counting it under its own series (a
+    WebSocket that could not connect, or that the server dropped): the virtual user does not
+    count it again as a task exception when ``counted`` is true."""
+
+    counted = True
 
 
 def stable_message(text: str) -> str:

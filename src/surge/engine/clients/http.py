@@ -58,7 +58,7 @@ class HttpClient:
     """
 
     __slots__ = ("_ctx", "_base", "_headers", "_jar", "_conn", "_pool", "_plain", "_plain_headers",
-                 "_plain_version", "_learnt", "intended_ns", "created", "started")
+                 "_plain_version", "_learnt", "intended_ns", "created", "started", "_sockets")
 
     def __init__(self, ctx: ClientContext, headers: dict[str, str] | None = None) -> None:
         self._ctx = ctx
@@ -88,6 +88,8 @@ class HttpClient:
         #: them apart, and the virtual user reports it (a request that is never awaited is never sent)
         self.created = 0
         self.started = 0
+        #: the WebSocket / Socket.IO connections still open, closed at the user's stop
+        self._sockets: set | None = None
 
     @property
     def headers(self) -> dict[str, str]:
@@ -493,7 +495,63 @@ class HttpClient:
             return  # "set-cookie" was only some text in the head: no jar for nothing
         self._cookie_jar().store(origin, target, raw)
 
+    # -- WebSocket and Socket.IO (websocket.py, socketio.py) ------------------------------------
+    def websocket(self, path: str, *, name: str | None = None, headers: dict[str, str] | None = None,
+                  timeout: float | None = None):
+        """A WebSocket to ``path`` on the host (ws:// or wss:// from its scheme), with this
+        client's headers and cookies plus ``headers``: ``async with client.websocket(path) as ws``
+        (closed at the block's end) or ``ws = await client.websocket(path)``. Recorded as the
+        series ``WS <name>`` (default: the path without its query); see ``websocket.py``."""
+        from .websocket import Connecting, WebSocket, websocket_url
+
+        ctx = self._ctx
+        url = websocket_url(ctx.origin, ctx.base_path, path)
+        series = ctx.recorder.series("WS", name or urlsplit(url).path or "/")
+
+        def make() -> WebSocket:
+            ws = WebSocket(ctx, url, series, self._handshake_headers(url, headers), timeout)
+            self._track(ws)
+            return ws
+
+        return Connecting(make)
+
+    async def socketio(self, path: str = "/socket.io", *, name: str | None = None,
+                       headers: dict[str, str] | None = None, namespaces: list[str] | None = None,
+                       timeout: float | None = None):
+        """A connected Socket.IO client (python-socketio's asyncio client, websocket transport)
+        to the host, recorded as the series ``SIO <name>`` (default: the path); see ``socketio.py``."""
+        from .socketio import SocketIO
+
+        ctx = self._ctx
+        sio = SocketIO(ctx, path, name or path, self._handshake_headers(path, headers), namespaces, timeout)
+        self._track(sio)
+        await sio.connect()
+        return sio
+
+    def _handshake_headers(self, url: str, extra: dict[str, str] | None) -> dict[str, str]:
+        """The client's headers (without Accept-Encoding: no body to decode) and ``extra`` over them."""
+        if extra:
+            self._ctx.recorder.redactor.learn_headers(extra)
+        base = self._base if self._headers is None else self._headers
+        out = {k: v for k, v in base.items() if k.lower() != "accept-encoding"}
+        out.update(extra or {})
+        if self._jar is not None:
+            target = urlsplit(url).path or "/"
+            cookie = self._jar.header(self._ctx.origin, target)
+            if cookie:
+                out["Cookie"] = cookie
+        return out
+
+    def _track(self, sock) -> None:
+        if self._sockets is None:
+            self._sockets = set()
+        self._sockets.add(sock)
+        sock._on_close = self._sockets.discard
+
     async def close(self) -> None:
+        for sock in list(self._sockets or ()):  # the scenario left them open: closed, not leaked
+            await sock.shutdown()
+        self._sockets = None
         if self._conn is not None:
             self._conn.abort()
             self._conn = None

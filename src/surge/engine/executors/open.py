@@ -26,7 +26,7 @@ import time
 
 from ...model.arrivals import worker_arrivals
 from ...model.schedule import owned_count, weighted_cycle
-from ..runtime import VirtualUser, VUState, WorkerContext, _check_unawaited, _describe
+from ..runtime import VirtualUser, VUState, WorkerContext, _check_unawaited, _describe, counted
 from ..guard import Escalated
 from ..user import StopUser
 from .base import drain_tasks
@@ -207,7 +207,8 @@ class OpenExecutor:
                     recorder.task_error(vu._label(spec.name), str(exc))
                     break
                 except (Exception, SystemExit) as exc:  # the task's own code raised: a failure under its name
-                    recorder.task_error(vu._label(spec.name), _describe(exc))
+                    if not counted(exc):
+                        recorder.task_error(vu._label(spec.name), _describe(exc))
                 client.intended_ns = 0
                 if client.created != client.started:
                     _check_unawaited(client, vu._label(spec.name), recorder)
