@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
                               poisson, tag, task)
     from .metrics.custom import Counter, Rate, Trend
     from .model.events import RequestEvent
+del TYPE_CHECKING  # not part of the vocabulary
 
 
 def __getattr__(name: str):

@@ -20,17 +20,19 @@ def demo():
         stop(proc)
 
 
-def _ws(base_url: str):
-    return connect("ws" + base_url[4:] + "/v1/stream", open_timeout=5, close_timeout=2)
+def _ws(base_url: str, tenant: str | None = None):
+    headers = {"X-Tenant-Id": tenant} if tenant else None
+    return connect("ws" + base_url[4:] + "/v1/stream", open_timeout=5, close_timeout=2, additional_headers=headers)
 
 
 def _recv(ws) -> dict:
     return json.loads(ws.recv(timeout=5))
 
 
-def _post(base_url: str, body: dict, key: str) -> dict:
+def _post(base_url: str, body: dict, key: str, tenant: str | None = None) -> dict:
+    headers = {"Content-Type": "application/json", "Idempotency-Key": key, **({"X-Tenant-Id": tenant} if tenant else {})}
     req = urllib.request.Request(base_url + "/v1/corrections", data=json.dumps(body).encode(), method="POST",
-                                 headers={"Content-Type": "application/json", "Idempotency-Key": key})
+                                 headers=headers)
     with urllib.request.urlopen(req, timeout=5) as resp:
         assert resp.status == 201
         return json.loads(resp.read())
@@ -56,6 +58,17 @@ def test_subscribers_get_new_corrections_pushed(demo):
         assert _recv(ws) == {"op": "pong", "id": 2}
         other.send(json.dumps({"op": "ping", "id": 3}))
         assert _recv(other) == {"op": "pong", "id": 3}  # the non-subscriber got no push
+
+
+def test_a_subscriber_sees_its_own_tenants_corrections_only(demo):
+    with _ws(demo, "acme") as acme, _ws(demo, "globex") as globex:
+        for ws in (acme, globex):
+            ws.send(json.dumps({"subscribe": "corrections"}))
+            assert _recv(ws) == {"subscribed": "corrections"}
+        made = _post(demo, {"subject_id": 4, "field": "name", "value": "Grace"}, "tenant-k1", tenant="globex")
+        assert _recv(globex)["correction"]["id"] == made["id"]
+        acme.send(json.dumps({"op": "ping", "id": 1}))
+        assert _recv(acme) == {"op": "pong", "id": 1}  # nothing of globex's came first
 
 
 @pytest.mark.parametrize("text", ["not json", "[1, 2]", '{"op": "dance"}', '{"subscribe": "weather"}'])
