@@ -15,7 +15,8 @@ machine, so every rule has a relative bar and an absolute floor.
 * ``latency_drift`` (warning): p95 rising steadily through a hold of at least
   :data:`STEADY_MIN_POINTS` intervals: a Theil–Sen slope whose rise over the hold is at least
   :data:`DRIFT_MIN_RISE` of the hold's starting p95 and :data:`DRIFT_MIN_MS`, with most pairs of
-  intervals agreeing (:data:`STEADY_AGREEMENT`).
+  intervals agreeing (:data:`STEADY_AGREEMENT`, and Kendall's tau :data:`STEADY_Z` standard
+  errors from no trend: :func:`steady_trend`).
 * ``error_growth`` (warning; critical past 5%): the error rate climbing through a hold the same
   way, ending at 1% or more and at least twice where it began.
 * ``latency_spikes`` (info; warning from 3): intervals of a hold whose p99 is at least
@@ -50,6 +51,9 @@ MIN_LEVEL_REQUESTS = 20
 STEADY_MIN_POINTS = 10
 STEADY_SETTLE_SHARE = 0.1
 STEADY_AGREEMENT = 0.65
+#: ... and Kendall's tau that far (in standard errors under no trend) from 0: noise over a short
+#: stage agrees by chance (13 intervals of ±30% noise passed 0.65 one time in a few hundred)
+STEADY_Z = 3.5
 DRIFT_MIN_RISE = 0.2
 DRIFT_MIN_MS = 2.0
 ERROR_GROWTH_FLOOR = 0.01
@@ -197,7 +201,7 @@ def latency_drift(points: Sequence[Point], unit: str) -> Finding | None:
                 continue
             rise = slope * (xs[-1] - xs[0])
             start = statistics.median(ys[: max(1, len(ys) // 4)])
-            if rise >= max(DRIFT_MIN_RISE * start, DRIFT_MIN_MS) and agreement(ys) >= STEADY_AGREEMENT:
+            if rise >= max(DRIFT_MIN_RISE * start, DRIFT_MIN_MS) and steady_trend(ys):
                 yield slope, stage, timed, start, rise
 
     best = max(drifts(), key=lambda d: d[0], default=None)  # the steepest stage
@@ -226,7 +230,7 @@ def error_growth(points: Sequence[Point], unit: str) -> Finding | None:
                 continue
             xs, ys = [p.t_s for p in counted], [100.0 * (p.error_rate or 0.0) for p in counted]
             slope = theil_sen(xs, ys)
-            if slope is not None and slope > 0 and agreement(ys) >= STEADY_AGREEMENT:
+            if slope is not None and slope > 0 and steady_trend(ys):
                 yield slope, stage, counted, begin, end
 
     best = max(growths(), key=lambda g: g[0], default=None)  # the steepest stage
@@ -304,6 +308,18 @@ def memory_leak(summary: RunSummary) -> Finding | None:
 
 
 # -- helpers -------------------------------------------------------------------------------------
+def steady_trend(ys: Sequence[float]) -> bool:
+    """A rise most pairs agree on (:data:`STEADY_AGREEMENT`) that noise would hardly give:
+    Kendall's tau (``2 × agreement − 1``) at least :data:`STEADY_Z` standard errors above 0,
+    its standard error under no trend being ``sqrt(2(2n + 5) / (9n(n − 1)))``."""
+    n = len(ys)
+    if n < 3:
+        return False
+    share = agreement(ys)
+    tau = 2.0 * share - 1.0
+    return share >= STEADY_AGREEMENT and tau >= STEADY_Z * math.sqrt(2.0 * (2 * n + 5) / (9.0 * n * (n - 1)))
+
+
 def agreement(ys: Sequence[float]) -> float:
     """The share of pairs of points (later minus earlier) that rise, among those that differ:
     1 for a steady climb, about 0.5 for noise (the pairs of :func:`surge.metrics.trend.pairs`)."""

@@ -199,18 +199,21 @@ def _serve_in_child(conn) -> None:
             conn.send(list(server.holds_us))
 
 
-class WsServerProcess:
-    """A :class:`WsServer` in a process of its own: its hold times are not skewed by the client's
-    work on the same interpreter lock (the timing test compares against them)."""
+class _ChildServer:
+    """A server run by ``child(conn)`` in a process of its own (spawned): its port comes back on
+    the pipe, ``holds_us()`` asks for its hold times, leaving the context stops it."""
+
+    child = None  # the function the process runs
+    what = "server"
 
     def __enter__(self):
         import multiprocessing
         ctx = multiprocessing.get_context("spawn")
         self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_serve_in_child, args=(child,), daemon=True)
+        self._proc = ctx.Process(target=type(self).child, args=(child,), daemon=True)
         self._proc.start()
         if not self._conn.poll(30):
-            raise RuntimeError("the WebSocket server process did not start")
+            raise RuntimeError(f"the {self.what} process did not start")
         self.port = self._conn.recv()
         return self
 
@@ -228,6 +231,14 @@ class WsServerProcess:
         if self._proc.is_alive():
             self._proc.terminate()
             self._proc.join(5)
+
+
+class WsServerProcess(_ChildServer):
+    """A :class:`WsServer` in a process of its own: its hold times are not skewed by the client's
+    work on the same interpreter lock (the timing test compares against them)."""
+
+    child = staticmethod(_serve_in_child)
+    what = "WebSocket server"
 
 
 class SioServer(_Threaded):
@@ -350,31 +361,8 @@ def _hold_in_child(conn) -> None:
     uvloop.run(main())
 
 
-class HoldServerProcess:
+class HoldServerProcess(_ChildServer):
     """:class:`_HoldProtocol` in a process of its own (not sharing the client's interpreter lock)."""
 
-    def __enter__(self):
-        import multiprocessing
-        ctx = multiprocessing.get_context("spawn")
-        self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_hold_in_child, args=(child,), daemon=True)
-        self._proc.start()
-        if not self._conn.poll(30):
-            raise RuntimeError("the hold server process did not start")
-        self.port = self._conn.recv()
-        return self
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def holds_us(self) -> list[int]:
-        self._conn.send("holds")
-        return self._conn.recv()
-
-    def __exit__(self, *exc) -> None:
-        self._conn.send("stop")
-        self._proc.join(10)
-        if self._proc.is_alive():
-            self._proc.terminate()
-            self._proc.join(5)
+    child = staticmethod(_hold_in_child)
+    what = "hold server"
