@@ -77,25 +77,16 @@ async def _websockets_asyncio(port: int, messages: int) -> None:
             await ws.recv()
 
 
-class _SansIO(asyncio.Protocol):
-    """A minimal driver of ``websockets.client.ClientProtocol`` (what surge's client does, bare)."""
+class _Driver(asyncio.Protocol):
+    """What both Sans-I/O drivers share: the events a protocol parsed, handed to ``next_event``."""
 
-    def __init__(self, uri: str) -> None:
-        from websockets.client import ClientProtocol
-        from websockets.uri import parse_uri
-        self.proto = ClientProtocol(parse_uri(uri))
+    def __init__(self) -> None:
         self.waiter: asyncio.Future | None = None
         self.pending: list = []
         self.transport = None
 
-    def connection_made(self, transport) -> None:
-        self.transport = transport
-        self.proto.send_request(self.proto.connect())
-        transport.write(b"".join(self.proto.data_to_send()))
-
-    def data_received(self, data: bytes) -> None:
-        self.proto.receive_data(data)
-        self.pending += self.proto.events_received()
+    def arrived(self, events: list) -> None:
+        self.pending += events
         if self.pending and self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(self.pending.pop())
 
@@ -104,6 +95,25 @@ class _SansIO(asyncio.Protocol):
             return self.pending.pop()
         self.waiter = asyncio.get_running_loop().create_future()
         return await self.waiter
+
+
+class _SansIO(_Driver):
+    """A minimal driver of ``websockets.client.ClientProtocol`` (what surge's client does, bare)."""
+
+    def __init__(self, uri: str) -> None:
+        from websockets.client import ClientProtocol
+        from websockets.uri import parse_uri
+        super().__init__()
+        self.proto = ClientProtocol(parse_uri(uri))
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        self.proto.send_request(self.proto.connect())
+        transport.write(b"".join(self.proto.data_to_send()))
+
+    def data_received(self, data: bytes) -> None:
+        self.proto.receive_data(data)
+        self.arrived(self.proto.events_received())
 
 
 async def _websockets_sansio(port: int, messages: int) -> None:
@@ -120,12 +130,11 @@ async def _websockets_sansio(port: int, messages: int) -> None:
     p.transport.close()
 
 
-class _WsprotoDriver(asyncio.Protocol):
+class _WsprotoDriver(_Driver):
     def __init__(self) -> None:
         from wsproto import ConnectionType, WSConnection
+        super().__init__()
         self.conn = WSConnection(ConnectionType.CLIENT)
-        self.waiter: asyncio.Future | None = None
-        self.pending: list = []
 
     def connection_made(self, transport) -> None:
         from wsproto.events import Request
@@ -134,15 +143,7 @@ class _WsprotoDriver(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.conn.receive_data(data)
-        self.pending += self.conn.events()
-        if self.pending and self.waiter is not None and not self.waiter.done():
-            self.waiter.set_result(self.pending.pop())
-
-    async def next_event(self):
-        if self.pending:  # it came before we asked (uvloop delivers the handshake reply early)
-            return self.pending.pop()
-        self.waiter = asyncio.get_running_loop().create_future()
-        return await self.waiter
+        self.arrived(self.conn.events())
 
 
 async def _wsproto(port: int, messages: int) -> None:
