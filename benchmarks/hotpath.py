@@ -9,6 +9,7 @@ to the client or the runtime costs before measuring against nginx with ``through
 
     .venv/bin/python benchmarks/hotpath.py                     # 5 rounds of 200,000 requests each
     .venv/bin/python benchmarks/hotpath.py --requests 100000 --rounds 3 --only surge
+    .venv/bin/python benchmarks/hotpath.py --only surge,surge-locust   # the Locust layer's bridge
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ import uvloop
 HERE = Path(__file__).resolve().parent
 HELLO = HERE / "scenarios" / "hello.py"
 HOOKED = HERE / "scenarios" / "hooked.py"  # hello.py with an empty on_request hook (benchmarks/hooks.py)
+LOCUST = HERE / "scenarios" / "locust_hello.py"  # hello.py's task as a sync Locust task (the Locust layer)
 sys.path.insert(0, str(HERE.parent / "src"))  # surge is imported when first measured (cookies.py may point elsewhere)
 
 #: what nginx 1.22 answers to ``return 200 "ok"`` (benchmarks/common.py's config)
@@ -199,11 +201,13 @@ async def run_surge_open(users: int, requests: int, arrival: str = "uniform") ->
 
 RUNNERS = {"bare": run_bare, "minimal": run_minimal, "surge": run_surge, "surge-open": run_surge_open,
            "surge-hooked": lambda users, requests: run_surge(users, requests, HOOKED),
+           "surge-locust": lambda users, requests: run_surge(users, requests, LOCUST),
            "surge-open-poisson": lambda users, requests: run_surge_open(users, requests, "poisson")}
 
 
 def import_surge() -> None:
     """Import what the surge runners use, so the first round does not time the imports."""
+    import surge.compat.locust  # noqa: F401
     import surge.engine.executors.open  # noqa: F401
     import surge.engine.runtime  # noqa: F401
 
@@ -241,6 +245,9 @@ def main() -> int:
               f"({min(values):.2f}-{max(values):.2f}, {args.rounds} x {args.requests:,})")
     if "bare" in results and "surge" in results:
         print(f"surge / bare = {statistics.median(results['surge']) / statistics.median(results['bare']):.2f}")
+    if "surge-locust" in results and "surge" in results:
+        print(f"surge-locust / surge = "
+              f"{statistics.median(results['surge-locust']) / statistics.median(results['surge']):.2f}")
     return 0
 
 

@@ -60,17 +60,8 @@ OVERRUN_S = 30  # a run this much past its duration is stopped (by PID) and repo
 TARGET_BOUND_PERCENT = 90.0
 OTHER_LOAD_PERCENT = 10.0  # busy time on the tool's core that is not the tool's: a noisy machine
 
-LOCUSTFILE = '''\
-from locust import FastHttpUser, constant, task
-
-
-class Hello(FastHttpUser):
-    wait_time = constant(0)
-
-    @task
-    def index(self):
-        self.client.get("/")
-'''
+#: one sync task, ``self.client.get("/")``, no wait: run by Locust and by surge's Locust layer
+LOCUSTFILE = (HERE / "scenarios" / "locust_hello.py").read_text()
 
 
 class Skip(Exception):

@@ -32,6 +32,17 @@ SPIN = """
                 pass
 """
 
+LOCUST_SPIN = """
+    from locust import HttpUser, task
+
+    class U(HttpUser):
+        @task
+        def spin(self):  # a sync task: the user's whole loop runs in one greenlet
+            self.client.get("/ok")
+            while True:
+                pass
+"""
+
 SLEEPY = """
     import time
     from surge import HttpUser, task
@@ -156,9 +167,10 @@ def test_a_second_ctrl_c_stops_a_spinning_run_at_once(tmp_path, target):
     assert summary(tmp_path)["status"] == "interrupted"
 
 
-def test_a_spinning_run_ends_by_itself_after_its_plan(tmp_path, target):
+@pytest.mark.parametrize("scenario", [SPIN, LOCUST_SPIN], ids=["async", "locust-sync"])
+def test_a_spinning_run_ends_by_itself_after_its_plan(tmp_path, target, scenario):
     began = time.monotonic()
-    proc = start(tmp_path, SPIN, target.url, "--users", "2", "--duration", "2s", "--graceful-stop", "1s",
+    proc = start(tmp_path, scenario, target.url, "--users", "2", "--duration", "2s", "--graceful-stop", "1s",
                  "--processes", "2")
     code, out, err, _ = finish(proc, 40)
     took = time.monotonic() - began

@@ -166,6 +166,22 @@ def _describe(exc: BaseException) -> str:
     return stable_message(f"{type(exc).__name__}: {exc}")
 
 
+def task_raised(vu: VirtualUser, name: str, exc: BaseException, recorder: Recorder) -> bool:
+    """A task's exception, as the user loops treat it (not a cancellation, which they re-raise):
+    True when the user ends (``StopUser``; :class:`Escalated`, counted), else counted as a failure
+    under the task's name unless a client counted it already. Any other ``BaseException`` goes on up."""
+    if isinstance(exc, StopUser):
+        return True
+    if isinstance(exc, Escalated):  # it held the loop past a stop's deadline: this user ends
+        recorder.task_error(vu._label(name), str(exc))
+        return True
+    if not isinstance(exc, (Exception, SystemExit)):
+        raise exc
+    if not counted(exc):  # the task's own code raised: a failure under its name
+        recorder.task_error(vu._label(name), _describe(exc))
+    return False
+
+
 def counted(exc: BaseException) -> bool:
     """Whether a task's exception is a failure a client counted already (a WebSocket drop)."""
     return isinstance(exc, CountedFailure) and exc.counted
@@ -190,7 +206,8 @@ async def closed_loop(vu: VirtualUser, ctx: WorkerContext) -> None:
 
     The iteration is written out here rather than called (a coroutine level less on every
     request: ~0.2 µs and ~270 bytes per waiting user); ``OpenExecutor._serve`` writes out the
-    same steps, and a change to one belongs in the other."""
+    same steps, and a change to one belongs in the other (and in a user's own ``_surge_iterate``,
+    which the Locust layer's sync users bring: ``compat/locust/_loop.py``)."""
     recorder = ctx.recorder
     budget = ctx.iterations
     override = ctx.plan.think_time_s  # --think-time
@@ -204,22 +221,21 @@ async def closed_loop(vu: VirtualUser, ctx: WorkerContext) -> None:
         vu.state = VUState.RUNNING
         if not await vu.start(recorder):
             return
+        own = getattr(vu.user, "_surge_iterate", None)
+        if own is not None:  # a user that runs these same steps itself (the Locust layer, in one greenlet)
+            await own(vu, ctx, think)
+            return
         iterations = 0
         while not vu.stopping and budget.take():
             began = 0.0 if think is None else _perf()
             spec = single or vu.pick()
             try:
                 await spec.fn(vu.user)
-            except StopUser:
-                break
             except asyncio.CancelledError:
                 raise
-            except Escalated as exc:  # it held the loop past a stop's deadline: this user ends
-                recorder.task_error(vu._label(spec.name), str(exc))
-                break
-            except (Exception, SystemExit) as exc:  # the task's own code raised: a failure under its name
-                if not counted(exc):
-                    recorder.task_error(vu._label(spec.name), _describe(exc))
+            except BaseException as exc:  # counted, or the user ends
+                if task_raised(vu, spec.name, exc, recorder):
+                    break
             if vu.client.created != vu.client.started:
                 _check_unawaited(vu.client, vu._label(spec.name), recorder)
             pause = 0.0 if think is None else think(_perf() - began)

@@ -24,6 +24,7 @@ from ...engine.runtime import VUState, _describe
 from ...engine.user import StopUser, TaskSpec, WaitTime
 from ._bridge import greenlet_spawn, in_task_greenlet, sleep
 from ._client import HttpSession
+from ._loop import iterate
 from .env import environment as _environment
 from .exception import InterruptTaskSet, RescheduleTask, RescheduleTaskImmediately
 
@@ -135,17 +136,22 @@ def _plain(user, fn) -> None:
         pass
 
 
+def _taskset(user, item) -> None:
+    _execute(user, item, user)
+
+
 def _spec(item, weight: int) -> TaskSpec:
-    if _is_taskset(item):
-        def fn(user, _item=item):
-            return greenlet_spawn(_execute, user, _item, user)
-    elif inspect.iscoroutinefunction(item):
-        fn = item  # an async task: surge runs it as it is
-    else:
-        def fn(user, _item=item):
-            return greenlet_spawn(_plain, user, _item)
-    if fn is not item:
-        fn.__name__ = _name(item)
+    """A task of the engine's: awaitable (an open workload's iteration, ``self.client`` outside a
+    greenlet) and, for sync code, ``surge_sync``: the plain call a user's greenlet makes (``_loop``)."""
+    if inspect.iscoroutinefunction(item):
+        return TaskSpec(item, weight, _tags(item))  # an async task: surge runs it as it is
+    call = (_taskset if _is_taskset(item) else _plain, item)
+
+    def fn(user, _call=call):
+        return greenlet_spawn(_call[0], user, _call[1])
+
+    fn.__name__ = _name(item)
+    fn.surge_sync = call
     return TaskSpec(fn, weight, _tags(item))
 
 
@@ -197,6 +203,17 @@ class User(_engine.User):
                 setattr(cls, hook, _dual(cls.__dict__[hook]))
         cls._locust_tasks = _task_list(cls)
         cls._specs = None
+
+    @property
+    def _surge_iterate(self):
+        """How the engine's closed loop runs this user's iterations: all of them in one greenlet
+        (``_loop``) when it has sync tasks; None (the engine's own loop) when all are async."""
+        if any(hasattr(spec.fn, "surge_sync") for spec in type(self).task_specs()):
+            return self._iterate_in_greenlet
+        return None
+
+    def _iterate_in_greenlet(self, vu, ctx, think):
+        return greenlet_spawn(iterate, vu, ctx, think)
 
     def _surge_bind(self, vu) -> None:
         self._vu = vu

@@ -26,9 +26,7 @@ import time
 
 from ...model.arrivals import worker_arrivals
 from ...model.schedule import owned_count, weighted_cycle
-from ..runtime import VirtualUser, VUState, WorkerContext, _check_unawaited, _describe, counted
-from ..guard import Escalated
-from ..user import StopUser
+from ..runtime import VirtualUser, VUState, WorkerContext, _check_unawaited, task_raised
 from .base import drain_tasks
 
 _perf = time.perf_counter
@@ -199,16 +197,11 @@ class OpenExecutor:
                 spec = single or vu.pick()
                 try:
                     await spec.fn(vu.user)
-                except StopUser:
-                    break
                 except asyncio.CancelledError:
                     raise
-                except Escalated as exc:  # it held the loop past a stop's deadline: this user ends
-                    recorder.task_error(vu._label(spec.name), str(exc))
-                    break
-                except (Exception, SystemExit) as exc:  # the task's own code raised: a failure under its name
-                    if not counted(exc):
-                        recorder.task_error(vu._label(spec.name), _describe(exc))
+                except BaseException as exc:  # counted, or the user ends
+                    if task_raised(vu, spec.name, exc, recorder):
+                        break
                 client.intended_ns = 0
                 if client.created != client.started:
                     _check_unawaited(client, vu._label(spec.name), recorder)

@@ -1,0 +1,149 @@
+"""A Locust user's closed loop in one greenlet (``compat/locust/_loop.py``): the engine's steps kept.
+
+Each locustfile is written here, run in this process (``run_here``) against the loopback target,
+and checked against what the server saw and what the users wrote to the probe directory.
+"""
+from __future__ import annotations
+
+import json
+import textwrap
+import time
+
+import greenlet
+
+from surge.compat.locust import _bridge
+
+PROBE = """
+    import itertools, json, os
+    from pathlib import Path
+
+    _seq = itertools.count()
+
+    def probe(name, **data):
+        Path(os.environ["LOCUST_PROBE_DIR"], f"{name}-{next(_seq)}").write_text(json.dumps(data))
+"""
+
+
+def write(tmp_path, source: str) -> str:
+    path = tmp_path / "locustfile.py"
+    path.write_text(textwrap.dedent(PROBE) + textwrap.dedent(source))
+    return str(path)
+
+
+def probes(tmp_path, prefix: str) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((tmp_path / "probe").glob(prefix + "*"))]
+
+
+def test_an_iteration_budget_is_exact_across_users(target, run_here, tmp_path):
+    path = write(tmp_path, """
+        from locust import FastHttpUser, task
+
+        import greenlet
+
+        class Hello(FastHttpUser):
+            def on_start(self):
+                self.greenlets = set()
+
+            @task
+            def index(self):
+                self.greenlets.add(id(greenlet.getcurrent()))
+                self.client.get("/ok")
+
+            def on_stop(self):
+                probe("user", greenlets=sorted(self.greenlets))
+    """)
+    switches = []
+    previous = greenlet.settrace(lambda event, args: switches.append(event))
+    try:
+        code, summary, text = run_here(path, target.url, "-u", "4", "-r", "1000", "--iterations", "300", "-t", "20s")
+    finally:
+        greenlet.settrace(previous)
+    assert code == 0, text[-2000:]
+    assert target.stats()["requests"] == {"GET /ok": 300}
+    assert summary["total"]["requests"] == 300
+    # each user's iterations ran in one greenlet of its own: two switches a request (out with the
+    # request, back with the response), not four; on_start/on_stop add 4 switches a user each
+    # (users that started after the budget ran out made none)
+    users = [p["greenlets"] for p in probes(tmp_path, "user")]
+    assert 1 <= len(users) <= 4 and all(len(g) <= 1 for g in users)
+    assert 2 * 300 <= len(switches) <= 2 * 300 + 4 * 3 * len(users), len(switches)
+
+
+def test_raising_tasks_are_counted_and_thinking_users_stop_on_time(target, run_here, tmp_path):
+    # every third iteration raises; the users think 30 s after a request but 0.02 s after an error,
+    # so the run's end finds most of them thinking: they stop at once, with on_stop
+    path = write(tmp_path, """
+        from locust import HttpUser, task
+
+        class Flaky(HttpUser):
+            def on_start(self):
+                self.turns = self.raised = 0
+                self.slept = False
+
+            def wait_time(self):
+                return 0.02 if self.turns % 3 else 30
+
+            @task
+            def maybe(self):
+                self.turns += 1
+                if self.turns % 3:
+                    self.raised += 1
+                    raise ValueError("odd turn")
+                self.client.get("/ok")
+
+            def on_stop(self):
+                probe("stop", turns=self.turns, raised=self.raised)
+    """)
+    began = time.monotonic()
+    code, summary, text = run_here(path, target.url, "-u", "5", "-r", "100", "-t", "1s")
+    took = time.monotonic() - began
+    assert code == 1, text[-2000:]  # task errors are failures, as in Locust
+    assert took < 10, took  # not the 30 s think time
+    stops = probes(tmp_path, "stop-")
+    assert len(stops) == 5
+    assert target.stats()["requests"]["GET /ok"] == summary["total"]["requests"] - sum(s["raised"] for s in stops)
+    task = next(e for e in summary["endpoints"] if e["name"] == "Flaky.maybe")
+    assert task["failures"] == sum(s["raised"] for s in stops) >= 5
+    assert "ValueError: odd turn" in json.dumps(summary["failures"])
+
+
+def test_a_hard_stop_mid_request_unwinds_the_sync_code_and_runs_on_stop(target, run_here, tmp_path):
+    path = write(tmp_path, """
+        from locust import HttpUser, task
+
+        class Stuck(HttpUser):
+            @task
+            def hang(self):
+                try:
+                    self.client.get("/hang")
+                finally:
+                    probe("finally")
+
+            def on_stop(self):
+                probe("stop")
+    """)
+    code, summary, text = run_here(path, target.url, "-u", "3", "-r", "100", "-t", "0.5s", "--stop-timeout", "0.3s")
+    assert summary is not None, text[-2000:]
+    assert len(probes(tmp_path, "finally-")) == 3 and len(probes(tmp_path, "stop-")) == 3
+    assert summary["total"]["cancelled"] == 3 and summary["total"]["requests"] == 0
+    assert target.stats()["requests"] == {"GET /hang": 3}
+    assert not _bridge._idle or all(not g.dead for g in _bridge._idle)  # pooled greenlets are reusable
+
+
+def test_a_class_of_async_tasks_only_keeps_the_engines_loop(target, run_here, tmp_path):
+    path = write(tmp_path, """
+        from locust import HttpUser, task
+
+        class Native(HttpUser):
+            @task
+            async def index(self):
+                await self.client.get("/ok")
+
+            def on_stop(self):
+                probe("iterate", own=self._surge_iterate is not None)
+    """)
+    code, summary, text = run_here(path, target.url, "-u", "2", "-r", "100", "--iterations", "10", "-t", "10s")
+    assert code == 0, text[-2000:]
+    assert target.stats()["requests"] == {"GET /ok": 10}
+    owns = [p["own"] for p in probes(tmp_path, "iterate-")]
+    assert owns and not any(owns)  # (the budget may run out before the second user starts)
