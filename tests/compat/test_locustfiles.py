@@ -116,6 +116,12 @@ def test_tags_weights_and_fixed_count(target, tmp_path):
     # one HealthWatcher (fixed_count), the other 8 split 3:1 by weight
     assert summary["users"]["by_class"] == {"HealthWatcher": 1, "ApiUser": 6, "AdminUser": 2}
     assert "jwt-for-the-load-test" not in (tmp_path / "out" / "summary.json").read_text()
+    # --dry-run shows that same split, per worker as the executors make it
+    dry = surge("run", "-f", str(FILES / "tagged.py"), "-H", target.url, "-u", "9", "--processes", "2",
+                "--dry-run", cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    assert "users at the peak: 9 (ApiUser 6, AdminUser 2, HealthWatcher 1)" in dry.stdout, dry.stdout
+    assert "worker 0: 5 (ApiUser 4, AdminUser 0, HealthWatcher 1)" in dry.stdout
 
 
 def test_tasksets_interrupt_and_sequential_order(target, run_here):

@@ -345,6 +345,38 @@ def test_closed_users_per_class_and_worker_are_what_dry_run_shows():
         assert [counts["Reader"], counts["Writer"], counts["Admin"]] == expected
 
 
+@pytest.mark.parametrize("fixed, peak", [((0, 2, 0), 11), ((1, 2, 0), 4), ((1, 2, 3), 11)])
+def test_fixed_count_users_come_first_and_dry_run_shows_them(fixed, peak):
+    """Locust's fixed_count: that many users of a class first, the rest by weight; all fixed caps the level."""
+    def cls(name, weight, count):
+        return type(name, (journal_user([]),), {"weight": weight, "fixed_count": count})
+
+    classes = [cls("Reader", 3, fixed[0]), cls("Writer", 1, fixed[1]), cls("Admin", 0.5, fixed[2])]
+    stages = (Stage(0, peak), Stage(0.3, peak))
+
+    async def main():
+        t0 = time.perf_counter()
+        executors = [ClosedExecutor(make_ctx(classes, ClosedWorkload(stages), worker_id=i, workers=2, t0=t0))
+                     for i in range(2)]
+        runs = [asyncio.ensure_future(e.run()) for e in executors]
+        await asyncio.sleep(0.15)
+        made = [Counter(type(vu.user).__name__ for vu in e._vus) for e in executors]
+        await asyncio.gather(*runs)
+        await asyncio.gather(*(e.drain(1.0) for e in executors))
+        return made
+
+    made = asyncio.run(main())
+    total = Counter()
+    for i, counts in enumerate(made):
+        expected = owned_by_class(peak, [3, 1, 0.5], i, 2, fixed)
+        assert [counts["Reader"], counts["Writer"], counts["Admin"]] == expected
+        total += counts
+    for name, count in zip(("Reader", "Writer", "Admin"), fixed):
+        if count:
+            assert total[name] == min(count, peak)
+    assert sum(total.values()) == (min(peak, sum(fixed)) if all(fixed) else peak)
+
+
 # -- open ------------------------------------------------------------------------------------------
 def iteration_user(log: list, *, seconds: float = 0.0, weight: float = 1, name: str = "Iter"):
     class Iter(User):

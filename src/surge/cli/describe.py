@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..engine.scenario import Scenario
+from ..engine.scenario import Scenario, fixed_count
 from ..model.durations import format_duration
 from ..model.kinds import WorkloadKind
 from ..model.plan import TestPlan
@@ -19,12 +19,12 @@ from ..model.schedule import owned_by_class, owned_count, owned_iterations, weig
 def describe_scenario(scenario: Scenario) -> str:
     """User classes with their weights and think time, their tasks with weights and tags, the tags in use."""
     classes = scenario.user_classes
-    total = sum(c.weight for c in classes if not getattr(c.cls, "fixed_count", 0))
+    total = sum(c.weight for c in classes if not fixed_count(c))
     tasks = sum(len(c.tasks) for c in classes)
     lines = [f"{scenario.path.name}: {_count(len(classes), 'user class', 'user classes')}, "
              f"{_count(tasks, 'task', 'tasks')}"]
     for c in classes:
-        fixed = getattr(c.cls, "fixed_count", 0)  # Locust's: that many users, whatever the weights
+        fixed = fixed_count(c)  # Locust's: that many users, whatever the weights
         share = f"fixed_count {fixed}" if fixed else f"weight {c.weight:g} ({_share(c.weight, total)})"
         lines.append(f"  {c.cls.__name__}  {share}  wait_time {_wait_time(c.cls.wait_time)}")
         task_total = sum(t.weight for t in c.tasks)
@@ -90,11 +90,12 @@ def _stages(plan: TestPlan, scenario: Scenario) -> list[str]:
 def _closed_split(plan: TestPlan, scenario: Scenario) -> list[str]:
     classes, n = scenario.user_classes, plan.processes
     peak = int(plan.workload.peak)
-    weights = [c.weight for c in classes]
-    per_worker = [owned_by_class(peak, weights, i, n) for i in range(n)]
+    weights, fixed = [c.weight for c in classes], [fixed_count(c) for c in classes]
+    per_worker = [owned_by_class(peak, weights, i, n, fixed) for i in range(n)]
     per_class = [sum(w[k] for w in per_worker) for k in range(len(classes))]
     names = [c.cls.__name__ for c in classes]
-    lines = [f"users at the peak: {peak:,} ({_by_class(names, per_class)})"]
+    capped = f", capped by fixed_count from {peak:,}" if sum(per_class) < peak else ""
+    lines = [f"users at the peak: {sum(per_class):,} ({_by_class(names, per_class)}{capped})"]
     for i, counts in enumerate(per_worker):
         lines.append(f"  worker {i}: {sum(counts):,} ({_by_class(names, counts)})")
     return lines

@@ -16,6 +16,7 @@ from ..metrics.custom import Metric
 from ..model.errors import ConfigError, ScenarioError
 from ..model.plan import TestPlan
 from ..model.redact import Redactor
+from ..model.schedule import UserMix
 from .hooks import scenario_hooks
 from .user import LoadTestShape, TaskSpec, User
 
@@ -25,6 +26,16 @@ class UserClassPlan:
     cls: type[User]
     weight: float
     tasks: list[TaskSpec]
+
+
+def user_mix(classes: list[UserClassPlan]) -> UserMix:
+    """Which of ``classes`` a closed workload's user j is of: ``fixed_count`` classes (Locust's)
+    take the first users, the rest go by weight (--dry-run shows the same split)."""
+    return UserMix([c.weight for c in classes], [fixed_count(c) for c in classes])
+
+
+def fixed_count(plan: UserClassPlan) -> int:
+    return int(getattr(plan.cls, "fixed_count", 0) or 0)
 
 
 @dataclass

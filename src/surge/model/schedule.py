@@ -98,13 +98,37 @@ def owned_indices(total: int, worker: int, workers: int) -> range:
     return range(worker, max(total, 0), workers)
 
 
-def owned_by_class(total: int, weights: Sequence[float], worker: int, workers: int) -> list[int]:
+class UserMix:
+    """Which class a closed workload's user ``j`` (global index) is of.
+
+    Classes with a ``fixed`` count (Locust's ``fixed_count``) take the first users, that many
+    each in class order; the users after them follow ``weighted_cycle`` of the other classes'
+    weights. When every class is fixed, ``limit`` is how many users there can be (else None)."""
+
+    __slots__ = ("_first", "_cycle", "limit")
+
+    def __init__(self, weights: Sequence[float], fixed: Sequence[int] | None = None) -> None:
+        fixed = list(fixed) if fixed is not None else [0] * len(weights)
+        self._first = [k for k, count in enumerate(fixed) for _ in range(count)]
+        weighted = [k for k, count in enumerate(fixed) if not count]
+        self._cycle = [weighted[i] for i in weighted_cycle([weights[k] for k in weighted])] if weighted else []
+        self.limit = None if self._cycle else len(self._first)
+
+    def __call__(self, j: int) -> int:
+        first = len(self._first)
+        return self._first[j] if j < first else self._cycle[(j - first) % len(self._cycle)]
+
+
+def owned_by_class(total: int, weights: Sequence[float], worker: int, workers: int,
+                   fixed: Sequence[int] | None = None) -> list[int]:
     """How many of the worker's users (of ``total``) are of each class, as the closed executor
-    makes them: user j is of class ``weighted_cycle(weights)[j % len(cycle)]``."""
-    cycle = weighted_cycle(weights)
+    makes them (:class:`UserMix`; all-fixed classes cap ``total``)."""
+    mix = UserMix(weights, fixed)
+    if mix.limit is not None:
+        total = min(total, mix.limit)
     counts = [0] * len(weights)
     for j in owned_indices(total, worker, workers):
-        counts[cycle[j % len(cycle)]] += 1
+        counts[mix(j)] += 1
     return counts
 
 

@@ -8,9 +8,9 @@ import math
 
 from ...model.errors import ScenarioError
 from ...model.plan import TestPlan
-from ...model.schedule import level_at, owned_count, weighted_cycle
+from ...model.schedule import level_at, owned_count
 from ..runtime import VirtualUser, WorkerContext, closed_loop, retire
-from ..scenario import Scenario
+from ..scenario import Scenario, user_mix
 from .base import drain_tasks, sleep_or_stop
 
 TICK_S = 0.05
@@ -95,11 +95,8 @@ class ClosedExecutor:
             stages = workload.stages
             self._level = lambda t: level_at(stages, t)
             self._end = workload.duration_s
-        classes = ctx.scenario.user_classes
-        # ``fixed_count`` classes (Locust's) take the first users, that many each; the rest go by weight
-        self._fixed = [c for c in classes for _ in range(int(getattr(c.cls, "fixed_count", 0) or 0))]
-        weighted = [c for c in classes if not getattr(c.cls, "fixed_count", 0)]
-        self._cycle = [weighted[i] for i in weighted_cycle([c.weight for c in weighted])] if weighted else []
+        self._classes = ctx.scenario.user_classes
+        self._mix = user_mix(self._classes)  # which class user j is of (Locust's fixed_count first)
         self._vus: list[VirtualUser] = []  # the users the level asks for, oldest first
         self._retired: list[VirtualUser] = []  # asked to stop, maybe still in their last iteration
         self.level = 0.0
@@ -120,14 +117,12 @@ class ClosedExecutor:
     def _adjust(self, want: int) -> bool:
         """Move toward ``want`` users, creating at most NEW_USERS_PER_TURN; True while short of it."""
         ctx = self.ctx
-        if not self._cycle:  # only fixed_count classes: never more users than they add up to
-            want = min(want, owned_count(len(self._fixed), ctx.worker_id, ctx.workers))
+        if self._mix.limit is not None:  # only fixed_count classes: never more users than they add up to
+            want = min(want, owned_count(self._mix.limit, ctx.worker_id, ctx.workers))
         create = min(want, len(self._vus) + NEW_USERS_PER_TURN)
-        fixed = len(self._fixed)
         while len(self._vus) < create:
             index = ctx.worker_id + len(self._vus) * ctx.workers
-            spec = self._fixed[index] if index < fixed else self._cycle[(index - fixed) % len(self._cycle)]
-            vu = VirtualUser(ctx, spec, index)
+            vu = VirtualUser(ctx, self._classes[self._mix(index)], index)
             vu.task = asyncio.ensure_future(closed_loop(vu, ctx))
             self._vus.append(vu)
         while len(self._vus) > want:
