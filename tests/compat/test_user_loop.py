@@ -147,3 +147,45 @@ def test_a_class_of_async_tasks_only_keeps_the_engines_loop(target, run_here, tm
     assert target.stats()["requests"] == {"GET /ok": 10}
     owns = [p["own"] for p in probes(tmp_path, "iterate-")]
     assert owns and not any(owns)  # (the budget may run out before the second user starts)
+
+
+def test_under_an_arrival_rate_a_taskset_runs_one_task_per_arrival(target, run_here, tmp_path):
+    # a TaskSet that never interrupts would hold every user it is given; here each arrival is one
+    # of its tasks, in order, and the user's stop leaves it (its on_stop)
+    path = write(tmp_path, """
+        from locust import HttpUser, SequentialTaskSet, constant, task
+
+        class Journey(SequentialTaskSet):
+            wait_time = constant(5)  # ignored under --rate: the arrivals pace the load
+
+            def on_start(self):
+                self.steps = []
+
+            @task
+            def first(self):
+                self.steps.append("first")
+                self.client.get("/ok", name="first")
+
+            @task
+            def second(self):
+                self.steps.append("second")
+                self.client.get("/status/200", name="second")
+
+            def on_stop(self):
+                probe("journey", steps=self.steps)
+
+        class Walker(HttpUser):
+            tasks = [Journey]
+    """)
+    code, summary, text = run_here(path, target.url, "--rate", "100", "-t", "1s", "--max-users", "50")
+    assert code == 0, text[-2000:]
+    seen = target.stats()["requests"]
+    assert 90 <= seen["GET /ok"] + seen["GET /status/200"] <= 101  # 100 arrivals in 1 s
+    assert summary["total"]["requests"] + summary["total"]["cancelled"] == sum(seen.values())
+    assert summary["dropped_iterations"] == 0
+    assert summary["users"]["peak"] <= 10  # not a user per arrival (~1 ms requests at 100/s)
+    journeys = probes(tmp_path, "journey")
+    assert 1 <= len(journeys) <= summary["users"]["peak"]  # each user's TaskSet ended with it
+    for j in journeys:  # in order, one step an arrival
+        assert j["steps"] == ["first", "second"] * (len(j["steps"]) // 2) + ["first"] * (len(j["steps"]) % 2)
+    assert sum(len(j["steps"]) for j in journeys) == sum(seen.values())

@@ -8,7 +8,13 @@ function runs the sync task in a greenlet (``_bridge``). So weights, ``--tags``,
 A TaskSet is one task of its parent, as in Locust: picking it runs the TaskSet's own loop
 (its tasks, its waits) until ``interrupt()``; then the parent picks again. Inside, an
 exception in a task is counted (kind ``exception``, under ``User.task``) and the TaskSet goes
-on, as Locust's does; a stopping user leaves it at its next wait.
+on, as Locust's does; a stopping user leaves it at its next wait. A closed user's iterations
+all run in its own greenlet (``_loop``).
+
+Under an open workload (``--rate``; Locust has none) an arrival is one task: a user inside a
+TaskSet runs the TaskSet's next task, without its waits (the arrivals pace the load), until
+``interrupt()`` returns it to its parent; a TaskSet that never interrupts keeps its users, not
+the run's arrivals. The user's on_stop leaves its TaskSets first (their on_stop).
 """
 from __future__ import annotations
 
@@ -140,32 +146,91 @@ def _taskset(user, item) -> None:
     _execute(user, item, user)
 
 
+def _arrival(user, item) -> None:
+    """An open workload's iteration: one task. A user inside a TaskSet runs that TaskSet's next
+    task whatever was picked; picking a TaskSet enters it (its on_start, then its first task)."""
+    if not user._entered:
+        if not _is_taskset(item):
+            _plain(user, item)
+            return
+        _enter(user, item(user))
+    _step(user)
+
+
+def _enter(user, taskset) -> None:
+    user._entered.append(taskset)
+    try:
+        taskset.on_start()
+    except InterruptTaskSet:
+        _leave(user)
+
+
+def _leave(user) -> None:
+    user._entered.pop().on_stop()
+
+
+def _step(user) -> None:
+    """One task of the innermost TaskSet entered: the arrival paces it (no wait); ``interrupt()``
+    leaves it (on_stop), and the next arrival goes to its parent; a raising task is counted and
+    the TaskSet stays, as in the closed loop."""
+    while user._entered:
+        taskset = user._entered[-1]
+        _check_stop(user)
+        item = taskset.get_next_task()
+        if _is_taskset(item):
+            _enter(user, item(taskset))
+            continue  # its first task now
+        try:
+            taskset.execute_task(item)
+        except RescheduleTaskImmediately:
+            pass
+        except InterruptTaskSet:
+            _leave(user)
+        except (StopUser, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            _count_exception(user, item, exc)
+        return
+
+
+def _leave_all(user) -> None:
+    """The user stops: the TaskSets it is inside end first, innermost first (their on_stop)."""
+    while user._entered:
+        _leave(user)
+
+
 def _spec(item, weight: int) -> TaskSpec:
-    """A task of the engine's: awaitable (an open workload's iteration, ``self.client`` outside a
-    greenlet) and, for sync code, ``surge_sync``: the plain call a user's greenlet makes (``_loop``)."""
+    """A task of the engine's: awaitable (an open workload's iteration: :func:`_arrival`) and, for
+    sync code, ``surge_sync``: the plain call a closed user's greenlet makes (``_loop``)."""
     if inspect.iscoroutinefunction(item):
         return TaskSpec(item, weight, _tags(item))  # an async task: surge runs it as it is
-    call = (_taskset if _is_taskset(item) else _plain, item)
 
-    def fn(user, _call=call):
-        return greenlet_spawn(_call[0], user, _call[1])
+    def fn(user, _item=item):
+        return greenlet_spawn(_arrival, user, _item)
 
     fn.__name__ = _name(item)
-    fn.surge_sync = call
+    fn.surge_sync = (_taskset if _is_taskset(item) else _plain, item)
     return TaskSpec(fn, weight, _tags(item))
 
 
-def _dual(fn: Callable) -> Callable:
+def _dual(fn: Callable, stopping: bool = False) -> Callable:
     """``on_start``/``on_stop`` written sync: awaitable for the engine, a plain call from sync code
-    (``super().on_start()``)."""
+    (``super().on_start()``). ``stopping``: on_stop, which first leaves the TaskSets an open
+    workload's user is inside (their on_stop)."""
     if inspect.iscoroutinefunction(fn) or getattr(fn, "_surge_dual", False):
         return fn
+    if stopping:
+        def run(self, *args, _fn=fn, **kwargs):
+            _leave_all(self)
+            return _fn(self, *args, **kwargs)
+    else:
+        run = fn
 
     @functools.wraps(fn)
     def hook(self, *args, **kwargs):
         if in_task_greenlet():
-            return fn(self, *args, **kwargs)
-        return greenlet_spawn(fn, self, *args, **kwargs)
+            return run(self, *args, **kwargs)
+        return greenlet_spawn(run, self, *args, **kwargs)
 
     hook._surge_dual = True
     return hook
@@ -188,6 +253,7 @@ class User(_engine.User):
         super().__init__(client, data, user_id)
         self._vu = None
         self._skip_wait = False
+        self._entered: list = []  # the TaskSets an open workload's user is inside, innermost last
         self._surge_client = client
         declared = type(self).wait_time
         if isinstance(declared, WaitTime):
@@ -200,7 +266,7 @@ class User(_engine.User):
         super().__init_subclass__(**kwargs)
         for hook in ("on_start", "on_stop"):
             if hook in cls.__dict__:
-                setattr(cls, hook, _dual(cls.__dict__[hook]))
+                setattr(cls, hook, _dual(cls.__dict__[hook], stopping=hook == "on_stop"))
         cls._locust_tasks = _task_list(cls)
         cls._specs = None
 
@@ -220,7 +286,7 @@ class User(_engine.User):
         self.environment.runner.user_count += 1
 
     on_start = _dual(lambda self: None)
-    on_stop = _dual(lambda self: None)
+    on_stop = _dual(lambda self: None, stopping=True)
 
     def stop(self, force: bool = False) -> None:
         raise StopUser()
