@@ -88,7 +88,8 @@ class RunEvents:
         """The class of this worker's clients: a subclass of HttpClient of its own, hooked once
         the first on_request hook is registered (before or after its clients exist)."""
         if self._client_class is None:
-            self._client_class = type("WorkerHttpClient", (HttpClient,), {"__slots__": ()})
+            # ``events``: what its WebSocket and Socket.IO connections hand their counted requests to
+            self._client_class = type("WorkerHttpClient", (HttpClient,), {"__slots__": (), "events": self})
             if self.request:
                 _hook_client_class(self._client_class, self)
         return self._client_class

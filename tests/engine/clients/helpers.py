@@ -16,16 +16,17 @@ from surge.metrics.recorder import Recorder, Series
 
 
 def drive(base_url: str, body: Callable[[HttpClient, Recorder], Awaitable[Any]], *, on_uvloop: bool = False,
-          **options: Any) -> Any:
+          client_class: type[HttpClient] = HttpClient, **options: Any) -> Any:
     """Run ``body(client, recorder)`` in a new loop with one client of a fresh context; the client
     and the context are closed afterwards. ``options`` go to :class:`ClientContext` (``timeout_s``
-    defaults to 5). ``on_uvloop``: the loop surge runs on, for what only uvloop does."""
+    defaults to 5). ``on_uvloop``: the loop surge runs on, for what only uvloop does.
+    ``client_class``: a worker's (``RunEvents.client_class()``, with hooks)."""
     options.setdefault("timeout_s", 5.0)
 
     async def main() -> Any:
         recorder = Recorder()
         ctx = ClientContext(base_url, recorder, **options)
-        client = HttpClient(ctx)
+        client = client_class(ctx)
         try:
             return await body(client, recorder)
         finally:

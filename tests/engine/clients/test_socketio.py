@@ -67,3 +67,21 @@ def test_no_server_is_a_connect_failure(closed_port):
 
     live = drive(f"http://127.0.0.1:{closed_port}", body)
     assert only_error(live)[0] == "connect" and live.requests == 1
+
+
+def test_on_request_hooks_see_the_connect_and_each_ack_round_trip():
+    from surge.engine.hooks import RunEvents
+
+    events, seen = RunEvents("worker", lambda message: None), []
+    events.on_request(seen.append)
+    with SioServer() as server:
+        async def body(client, recorder):
+            sio = await client.socketio(name="live")
+            for i in range(3):
+                assert await sio.call("ack", i, name="ack") == {"echo": i}
+            await sio.disconnect()
+            return recorder.series("SIO", "ack")
+
+        ack = drive(server.url, body, client_class=events.client_class())
+    assert [(e.method, e.name, e.error) for e in seen] == [("SIO", "live", None)] + [("SIO", "ack", None)] * 3
+    assert [round(e.latency_ms * 1000) for e in seen[1:]] == ack.latencies_us

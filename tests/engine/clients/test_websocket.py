@@ -248,3 +248,33 @@ def test_without_the_extra_the_call_says_what_to_install(monkeypatch, ws_server)
             await client.websocket("/echo")
 
     drive(ws_server.url, body)
+
+
+def test_on_request_hooks_see_each_connect_and_round_trip_but_not_a_drop(ws_server):
+    from surge.engine.hooks import RunEvents
+
+    events, seen = RunEvents("worker", lambda message: None), []
+    events.on_request(seen.append)
+
+    async def body(client, recorder):
+        async with client.websocket("/echo", name="chat") as ws:
+            for i in range(5):
+                assert await ws.request(f"m{i}", name="echo") == f"m{i}"
+            assert await ws.request("x", match=lambda m: False, name="never", timeout=0.05) is None
+        with pytest.raises(WebSocketError):
+            await client.websocket("/refuse")
+        for _ in range(10):  # the server drops every 10th connection at its first message
+            async with client.websocket("/drop") as ws:
+                await ws.request("x", name="d")
+        return recorder.series("WS", "echo"), recorder.series("WS", "/drop")
+
+    echo, drop = drive(ws_server.url, body, client_class=events.client_class())
+    got = [(e.method, e.name, e.status, e.error, e.latency_ms is not None) for e in seen]
+    assert got[:8] == [("WS", "chat", 101, None, True)] + [("WS", "echo", 0, None, True)] * 5 + [
+        ("WS", "never", 0, "timeout", True), ("WS", "/refuse", 403, "status", True)]
+    assert echo.requests == 5 and [round(e.latency_ms * 1000) for e in seen[1:6]] == echo.latencies_us
+    # 10 connects and 10 round trips, the last cut short by the drop; the drop itself is a
+    # failure of the connection's series, not a request: no event of its own
+    assert got[8:] == [("WS", "/drop", 101, None, True), ("WS", "d", 0, None, True)] * 9 + [
+        ("WS", "/drop", 101, None, True), ("WS", "d", 0, "closed", False)]
+    assert drop.requests == 10 and drop.failures == 1

@@ -496,6 +496,10 @@ class HttpClient:
         self._cookie_jar().store(origin, target, raw)
 
     # -- WebSocket and Socket.IO (websocket.py, socketio.py) ------------------------------------
+    #: the worker's RunEvents (set on its client class, engine/hooks.py): WebSocket and Socket.IO
+    #: connections hand it their counted requests; None for a client made outside a run
+    events = None
+
     def websocket(self, path: str, *, name: str | None = None, headers: dict[str, str] | None = None,
                   timeout: float | None = None):
         """A WebSocket to ``path`` on the host (ws:// or wss:// from its scheme), with this
@@ -509,7 +513,7 @@ class HttpClient:
         series = ctx.recorder.series("WS", name or urlsplit(url).path or "/")
 
         def make() -> WebSocket:
-            ws = WebSocket(ctx, url, series, self._handshake_headers(url, headers), timeout)
+            ws = WebSocket(ctx, url, series, self._handshake_headers(url, headers), timeout, self.events)
             self._track(ws)
             return ws
 
@@ -523,7 +527,8 @@ class HttpClient:
         from .socketio import SocketIO
 
         ctx = self._ctx
-        sio = SocketIO(ctx, path, name or path, self._handshake_headers(path, headers), namespaces, timeout)
+        sio = SocketIO(ctx, path, name or path, self._handshake_headers(path, headers), namespaces, timeout,
+                       self.events)
         self._track(sio)
         await sio.connect()
         return sio

@@ -21,8 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ...model.kinds import FailureKind
-from .errors import stable_message
-from .websocket import WebSocketClosed, WebSocketError
+from .websocket import WebSocketClosed, WebSocketError, count
 
 METHOD = "SIO"
 INSTALL_HINT = "Socket.IO scenarios need the 'socketio' extra: pip install 'surge[socketio]'"
@@ -39,10 +38,11 @@ class SocketIO:
     ``disconnect``. Reconnection is off: a scenario that wants to reconnect connects again."""
 
     def __init__(self, ctx, path: str, name: str, headers: dict[str, str], namespaces: list[str] | None,
-                 timeout_s: float | None) -> None:
+                 timeout_s: float | None, events=None) -> None:
         if _socketio is None:
             raise ImportError(INSTALL_HINT)
         self._ctx = ctx
+        self._events = events
         self.name = name
         self._series = ctx.recorder.series(METHOD, name)
         self._path = path.strip("/") or "socket.io"
@@ -86,15 +86,11 @@ class SocketIO:
             text = str(exc) or type(exc).__name__
             kind = FailureKind.TIMEOUT if "timed out" in text.lower() else FailureKind.CONNECT
             self._failed(kind, f"Socket.IO connect failed: {text}")
-        series.requests += 1
-        series.latencies_us.append((_perf_ns() - start) // 1000)
+        count(self._events, series, (_perf_ns() - start) // 1000)
         self.connected = True
 
     def _failed(self, kind: FailureKind, message: str, latency_us: int | None = None) -> None:
-        self._series.requests += 1
-        if latency_us is not None:
-            self._series.latencies_us.append(latency_us)
-        self._series.fail(kind, stable_message(message))
+        count(self._events, self._series, latency_us, kind, message)
         if self._on_close is not None:  # done with it (and the client no longer tracks it)
             self._on_close(self)
         raise WebSocketError(f"{kind}: {message}")
@@ -150,28 +146,24 @@ class SocketIO:
             if not task.cancelled() or self.connected:  # the run is ending, not a drop
                 series.cancelled += 1
                 raise
-            series.requests += 1
-            series.fail(FailureKind.CLOSED, "disconnected before the ack")
-            if raise_closed:
-                raise WebSocketClosed(f"SIO {self.name}: disconnected before the ack") from None
-            return None
+            return self._cut_short(series, raise_closed)
         except _socketio.exceptions.TimeoutError:
-            series.requests += 1
-            series.latencies_us.append(round(timeout_s * 1e6))
-            series.fail(FailureKind.TIMEOUT, f"no ack within {timeout_s:g} s")
+            count(self._events, series, round(timeout_s * 1e6), FailureKind.TIMEOUT, f"no ack within {timeout_s:g} s")
             return None
         except _socketio.exceptions.BadNamespaceError:
-            series.requests += 1
-            series.fail(FailureKind.CLOSED, "disconnected before the ack")
-            if raise_closed:
-                raise WebSocketClosed(f"SIO {self.name}: disconnected before the ack") from None
-            return None
+            return self._cut_short(series, raise_closed)
         finally:
             self._calls.discard(task)
-        series.requests += 1
-        series.latencies_us.append((_perf_ns() - start) // 1000)
+        count(self._events, series, (_perf_ns() - start) // 1000)
         self._series.messages_received += 1
         return reply
+
+    def _cut_short(self, series, raise_closed: bool) -> None:
+        """A call the connection's drop cut short: failed ``closed`` (raised with ``raise_closed``)."""
+        count(self._events, series, None, FailureKind.CLOSED, "disconnected before the ack")
+        if raise_closed:
+            raise WebSocketClosed(f"SIO {self.name}: disconnected before the ack") from None
+        return None
 
     async def wait(self, seconds: float) -> None:
         """Stay connected for ``seconds`` (events keep arriving to their handlers)."""

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+from ...model.events import RequestEvent
 from ...model.kinds import FailureKind
 from .errors import CountedFailure, stable_message
 
@@ -83,6 +84,21 @@ def require() -> None:
         raise ImportError(INSTALL_HINT)
 
 
+def count(events, series, latency_us: int | None = None, kind: FailureKind | None = None, message: str = "",
+          status: int = 0) -> None:
+    """One request of a WebSocket or Socket.IO series (a connect, a round trip): counted, its
+    latency and failure recorded, and handed to the worker's ``on_request`` hooks when it has any
+    (as HttpClient's counting points hand HTTP requests). A drop is a failure, not a request: no event."""
+    series.requests += 1
+    if latency_us is not None:
+        series.latencies_us.append(latency_us)
+    if kind is not None:
+        series.fail(kind, stable_message(message))
+    if events is not None and events.request:
+        events.request_done(RequestEvent(series.method, series.name, None if latency_us is None else latency_us / 1000,
+                                         status, None if kind is None else str(kind), 0, 0))
+
+
 class WebSocket(asyncio.Protocol):
     """One WebSocket connection of a virtual user (made by ``HttpClient.websocket``).
 
@@ -91,9 +107,11 @@ class WebSocket(asyncio.Protocol):
     connection closes). Messages that arrive are counted at once, read or not.
     """
 
-    def __init__(self, ctx, url: str, series, headers: dict[str, str], timeout_s: float | None) -> None:
+    def __init__(self, ctx, url: str, series, headers: dict[str, str], timeout_s: float | None,
+                 events=None) -> None:
         require()
         self._ctx = ctx
+        self._events = events
         self.url = url
         self.name = series.name
         self._series = series
@@ -139,8 +157,8 @@ class WebSocket(asyncio.Protocol):
         try:
             response = await asyncio.wait_for(asyncio.shield(self._handshake), self._timeout_s)
         except asyncio.TimeoutError:
-            series.latencies_us.append(round(self._timeout_s * 1e6))
-            self._connect_failed(FailureKind.TIMEOUT, f"no handshake response within {self._timeout_s:g} s")
+            self._connect_failed(FailureKind.TIMEOUT, f"no handshake response within {self._timeout_s:g} s",
+                                 round(self._timeout_s * 1e6))
         except asyncio.CancelledError:
             self.abort()
             series.cancelled += 1
@@ -151,18 +169,16 @@ class WebSocket(asyncio.Protocol):
         exc = self._proto.handshake_exc
         if exc is not None:
             if status != 101 or isinstance(exc, InvalidStatus):
-                series.latencies_us.append((_perf_ns() - start) // 1000)
-                self._connect_failed(FailureKind.STATUS, f"handshake refused: HTTP {status}")
-            self._connect_failed(FailureKind.PROTOCOL, f"bad handshake response: {exc}")
-        series.requests += 1
-        series.latencies_us.append((_perf_ns() - start) // 1000)
+                self._connect_failed(FailureKind.STATUS, f"handshake refused: HTTP {status}",
+                                     (_perf_ns() - start) // 1000, status)
+            self._connect_failed(FailureKind.PROTOCOL, f"bad handshake response: {exc}", status=status)
+        count(self._events, series, (_perf_ns() - start) // 1000, status=status)
         if not self.open:  # accepted, then closed at once: the drop is counted already
             raise self._closed_error()
 
-    def _connect_failed(self, kind: FailureKind, message: str) -> None:
+    def _connect_failed(self, kind: FailureKind, message: str, latency_us: int | None = None, status: int = 0) -> None:
         self.abort()  # done with it (and the client no longer tracks it)
-        self._series.requests += 1
-        self._series.fail(kind, stable_message(message))
+        count(self._events, self._series, latency_us, kind, message, status)
         raise WebSocketError(f"{kind}: {message}")
 
     # -- asyncio.Protocol ---------------------------------------------------------------------
@@ -353,23 +369,20 @@ class WebSocket(asyncio.Protocol):
         except asyncio.TimeoutError:
             if entry in self._pending:
                 self._pending.remove(entry)
-            series.requests += 1
-            series.latencies_us.append(round(timeout_s * 1e6))
-            series.fail(FailureKind.TIMEOUT, f"no reply within {timeout_s:g} s")
+            count(self._events, series, round(timeout_s * 1e6), FailureKind.TIMEOUT, f"no reply within {timeout_s:g} s")
             return None
         except asyncio.CancelledError:
             if entry in self._pending:
                 self._pending.remove(entry)
             series.cancelled += 1
             raise
-        series.requests += 1
         if got is None:  # the connection closed before the reply
-            series.fail(FailureKind.CLOSED, self._close_words())
+            count(self._events, series, None, FailureKind.CLOSED, self._close_words())
             if raise_closed:
                 raise self._closed_error()
             return None
         value, end_ns = got
-        series.latencies_us.append((end_ns - start) // 1000)
+        count(self._events, series, (end_ns - start) // 1000)
         return value
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
