@@ -10,6 +10,7 @@ import textwrap
 import time
 
 import greenlet
+import pytest
 
 from surge.compat.locust import _bridge
 
@@ -189,3 +190,76 @@ def test_under_an_arrival_rate_a_taskset_runs_one_task_per_arrival(target, run_h
     for j in journeys:  # in order, one step an arrival
         assert j["steps"] == ["first", "second"] * (len(j["steps"]) // 2) + ["first"] * (len(j["steps"]) % 2)
     assert sum(len(j["steps"]) for j in journeys) == sum(seen.values())
+
+
+# -- hostile locustfiles: one clear line at load, or a failure the verdict shows ---------------------
+USER = """
+    from locust import HttpUser, LoadTestShape, task
+
+    class U(HttpUser):
+        {body}
+        @task
+        def t(self):
+            self.client.get("/ok")
+"""
+
+
+@pytest.mark.parametrize("body, says", [
+    ('weight = "3"', "U.weight must be a number >= 0, not '3'"),
+    ('weight = float("inf")', "U.weight must be a number >= 0, not inf"),
+    ("fixed_count = 1.5", "U.fixed_count must be a whole number >= 0, not 1.5"),
+    ("@task\n        def gen(self):\n            yield 1", "task U.gen is a generator (it yields)"),
+])
+def test_a_class_written_wrong_is_one_line_at_load(run_here, tmp_path, body, says):
+    code, summary, text = run_here(write(tmp_path, USER.format(body=body)), "http://127.0.0.1:9", "-u", "1", "-t", "1s")
+    assert code == 3 and summary is None
+    assert says in text and len(text.strip().splitlines()) == 1, text
+
+
+@pytest.mark.parametrize("tick, says", [
+    ('("a", 1)', "S.tick() returned ('a', 1) at 0 s"),
+    ("(-5, 1)", "S.tick() returned (-5, 1) at 0 s"),
+    ('(2, 1) if self.get_run_time() < 1.5 else (float("nan"), 1)', "S.tick() returned (nan, 1) at 2 s"),
+])
+def test_a_shape_that_ticks_nonsense_is_one_line_before_the_load(run_here, tmp_path, tick, says):
+    source = USER.format(body="pass") + f"""
+    class S(LoadTestShape):
+        def tick(self):
+            return None if self.get_run_time() > 3 else {tick}
+    """
+    code, summary, text = run_here(write(tmp_path, source), "http://127.0.0.1:9")
+    assert code == 3 and summary is None
+    assert says in text and "users a number >= 0" in text and len(text.strip().splitlines()) == 1, text
+
+
+@pytest.mark.parametrize("source", [
+    USER.format(body='wait_time = lambda self: "soon"'),
+    USER.format(body='wait_time = lambda self: float("nan")'),
+    """
+    from surge import HttpUser, task
+
+    class U(HttpUser):
+        wait_time = lambda self, iteration_s: "soon"
+
+        @task
+        async def t(self):
+            await self.client.get("/ok")
+    """,
+], ids=["locust-str", "locust-nan", "surge-str"])
+def test_a_wait_time_that_gives_no_seconds_fails_the_user_not_silently(target, run_here, tmp_path, source):
+    code, summary, text = run_here(write(tmp_path, source), target.url, "-u", "3", "-r", "100", "-t", "1s")
+    assert code == 1, text[-2000:]  # it passed before: 3 requests, users gone, no failure
+    (failure,) = summary["failures"]
+    assert failure["name"] == "U.wait_time" and failure["count"] == 3
+    assert failure["message"].startswith("wait_time must return seconds")
+    assert target.stats()["requests"] == {"GET /ok": 3}  # each user's first iteration, then it ended
+
+
+def test_runner_quit_ends_the_load_early_and_says_so(target, run_here, tmp_path):
+    source = USER.format(body="pass").replace(
+        'self.client.get("/ok")', 'self.client.get("/ok")\n            self.environment.runner.quit()')
+    code, summary, text = run_here(write(tmp_path, source), target.url, "-u", "2", "-r", "100", "-t", "20s")
+    assert code == 0, text[-2000:]
+    assert summary["duration_s"] < 5  # not the planned 20 s
+    assert any("runner.quit()" in w for w in summary["warnings"])
+    assert summary["total"]["requests"] == target.stats()["requests"]["GET /ok"] >= 1

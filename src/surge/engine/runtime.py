@@ -106,8 +106,8 @@ class VirtualUser:
         if getattr(spec.cls, "run", None) is None:  # (a class's own `run`, a task say, is left alone)
             self.user.run = ctx.run
         bind = getattr(self.user, "_surge_bind", None)
-        if bind is not None:  # a user that needs its VU (the Locust layer: TaskSet waits and stops)
-            bind(self)
+        if bind is not None:  # a user that needs its VU (the Locust layer: TaskSet waits and stops, runner.quit)
+            bind(self, ctx)
         self._cum = _cumulative(tuple(t.weight for t in spec.tasks))  # shared by the class's users
         self.state = VUState.STARTING
         self.stopping = False
@@ -164,6 +164,20 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, SystemExit):
         return f"SystemExit: sys.exit({exc.code!r}) in a task ends that iteration, not the run"
     return stable_message(f"{type(exc).__name__}: {exc}")
+
+
+def think_time(vu: VirtualUser, think, iteration_s: float, recorder: Recorder) -> float | None:
+    """The user's wait after an iteration, in seconds (negative: none). None when its wait_time
+    raised or gave no number (NaN, a string...): counted under ``Class.wait_time``, and the user
+    ends (every later iteration would fail the same way)."""
+    try:
+        pause = float(think(iteration_s))
+        if pause != pause:
+            raise ValueError("it returned NaN")
+        return pause
+    except Exception as exc:
+        recorder.task_error(vu._label("wait_time"), f"wait_time must return seconds: {_describe(exc)}")
+        return None
 
 
 def task_raised(vu: VirtualUser, name: str, exc: BaseException, recorder: Recorder) -> bool:
@@ -238,8 +252,8 @@ async def closed_loop(vu: VirtualUser, ctx: WorkerContext) -> None:
                     break
             if vu.client.created != vu.client.started:
                 _check_unawaited(vu.client, vu._label(spec.name), recorder)
-            pause = 0.0 if think is None else think(_perf() - began)
-            if vu.stopping:
+            pause = 0.0 if think is None else think_time(vu, think, _perf() - began, recorder)
+            if pause is None or vu.stopping:
                 break
             if pause > 0:
                 vu.state = VUState.WAITING

@@ -110,6 +110,12 @@ def load_scenario(path: str | Path, *, tags=(), exclude_tags=(), user_classes=()
 #: never the real Locust (which monkey-patches the process with gevent when imported). Named
 #: here as data: the engine does not import the compat layer, the scenario's import does.
 MODULE_ALIASES = {"locust": "surge.compat.locust"}
+#: what to do when a scenario imports a module that is not installed, for names an aliased API's
+#: files commonly import beside it
+MISSING_MODULE_HINTS = {
+    "gevent": "surge runs locustfiles without gevent: time.sleep in the locustfile sleeps on surge's event "
+              "loop (use it for gevent.sleep); gevent pools, queues and spawned greenlets have no counterpart",
+}
 
 
 class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -208,8 +214,9 @@ def _import_file(path: Path) -> ModuleType:
     except BaseException as exc:  # the scenario's own code raised while importing
         frame = _innermost_own_frame(exc, path)
         where = f"{Path(frame.filename).name}:{frame.lineno}"
+        missing = (exc.name or "").partition(".")[0] if isinstance(exc, ModuleNotFoundError) else ""
         raise ScenarioError(f"{path.name} failed to import: {type(exc).__name__}: {exc} (at {where})",
-                            "run it with --debug for the traceback") from exc
+                            MISSING_MODULE_HINTS.get(missing, "run it with --debug for the traceback")) from exc
     return module
 
 

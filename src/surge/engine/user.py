@@ -5,6 +5,7 @@ Familiar to Locust users, but async: tasks are ``async def`` methods that ``awai
 from __future__ import annotations
 
 import inspect
+import math
 import random
 import time
 from collections.abc import Callable
@@ -173,9 +174,17 @@ class User:
         for hook in ("on_start", "on_stop"):
             if not inspect.iscoroutinefunction(getattr(cls, hook)):
                 out.append(f"{cls.__name__}.{hook} must be 'async def'")
-        if cls.weight < 0:
-            out.append(f"{cls.__name__}.weight must be >= 0")
+        out += count_problems(cls, "weight")
         return out
+
+
+def count_problems(cls: type, attr: str, whole: bool = False) -> list[str]:
+    """``cls.<attr>`` (a weight, Locust's fixed_count) must be a finite number >= 0 (a whole one)."""
+    value = getattr(cls, attr)
+    kind = int if whole else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind) or not math.isfinite(value) or value < 0:
+        return [f"{cls.__name__}.{attr} must be a {'whole ' if whole else ''}number >= 0, not {value!r}"]
+    return []
 
 
 class HttpUser(User):

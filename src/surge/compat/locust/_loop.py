@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 
-from ...engine.runtime import _YIELD_EVERY, VUState, _check_unawaited, _perf, task_raised
+from ...engine.runtime import _YIELD_EVERY, VUState, _check_unawaited, _perf, task_raised, think_time
 from ._bridge import await_only
 
 
@@ -46,8 +46,8 @@ def iterate(vu, ctx, think) -> None:
                 break
         if client.created != client.started:
             _check_unawaited(client, vu._label(spec.name), recorder)
-        pause = 0.0 if think is None else think(_perf() - began)
-        if vu.stopping:
+        pause = 0.0 if think is None else think_time(vu, think, _perf() - began, recorder)
+        if pause is None or vu.stopping:
             break
         if pause > 0:
             vu.state = VUState.WAITING

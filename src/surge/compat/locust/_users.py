@@ -27,7 +27,7 @@ from collections.abc import Callable
 
 from ...engine import user as _engine
 from ...engine.runtime import VUState, _describe
-from ...engine.user import StopUser, TaskSpec, WaitTime
+from ...engine.user import StopUser, TaskSpec, WaitTime, count_problems
 from ._bridge import greenlet_spawn, in_task_greenlet, sleep
 from ._client import HttpSession
 from ._loop import iterate
@@ -281,9 +281,11 @@ class User(_engine.User):
     def _iterate_in_greenlet(self, vu, ctx, think):
         return greenlet_spawn(iterate, vu, ctx, think)
 
-    def _surge_bind(self, vu) -> None:
+    def _surge_bind(self, vu, ctx) -> None:
         self._vu = vu
-        self.environment.runner.user_count += 1
+        runner = self.environment.runner
+        runner.user_count += 1
+        runner._worker = ctx  # what runner.quit() ends
 
     on_start = _dual(lambda self: None)
     on_stop = _dual(lambda self: None, stopping=True)
@@ -306,11 +308,12 @@ class User(_engine.User):
 
     @classmethod
     def problems(cls) -> list[str]:
-        out = []
-        if cls.weight < 0:
-            out.append(f"{cls.__name__}.weight must be >= 0")
-        if cls.fixed_count < 0:
-            out.append(f"{cls.__name__}.fixed_count must be >= 0")
+        out = count_problems(cls, "weight") + count_problems(cls, "fixed_count", whole=True)
+        for spec in cls.task_specs():
+            sync = getattr(spec.fn, "surge_sync", None)
+            if sync is not None and inspect.isgeneratorfunction(sync[1]):
+                out.append(f"task {cls.__name__}.{spec.name} is a generator (it yields): a Locust task is a "
+                           "plain function; remove the yield")
         return out
 
 

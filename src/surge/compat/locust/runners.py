@@ -17,6 +17,7 @@ class Runner:
         #: users of this process alive now (counted as surge's users start and stop)
         self.user_count = 0
         self.spawning_greenlet = None
+        self._worker = None  # the WorkerContext of this process's load (set as its users start)
 
     @property
     def stats(self):
@@ -27,9 +28,17 @@ class Runner:
         return {}
 
     def quit(self) -> None:
+        """Locust's ``runner.quit()`` from a task: this process's load ends (Locust's local runner
+        ends the test; a worker's, that worker), said in a warning; the calling user stops at once,
+        the others after their current iteration, within the graceful stop."""
         from .exception import StopUser
 
-        raise StopUser()  # inside a task: this user ends; the run ends at its planned time
+        worker = self._worker
+        if worker is not None and not worker.stop.is_set():
+            worker.recorder.warn(f"the locustfile called runner.quit() at {worker.elapsed():.1f}s: "
+                                 "this worker's load ended before its plan")
+            worker.stop.set()
+        raise StopUser()
 
     stop = quit
 

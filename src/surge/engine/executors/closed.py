@@ -29,10 +29,11 @@ def shape_length_s(shape, horizon_s: float = SHAPE_HORIZON_S) -> float | None:
     """
     def ends(t: float) -> bool:
         try:
-            return shape.tick(t) is None
+            tick = shape.tick(t)
         except Exception as exc:
             raise ScenarioError(f"{type(shape).__name__}.tick({t:g}) raised {type(exc).__name__}: {exc}",
-                                "tick(run_time_s) must return (users, spawn_rate) or None") from exc
+                                TICK_HINT) from exc
+        return tick is None or not tick_level(shape, t, tick)
 
     t = 0.0
     while t <= horizon_s and not ends(t):
@@ -43,6 +44,28 @@ def shape_length_s(shape, horizon_s: float = SHAPE_HORIZON_S) -> float | None:
     while low < t and not ends(low):
         low = round(low + 0.01, 2)
     return low
+
+
+TICK_HINT = "tick(run_time_s) must return (users, spawn_rate), users a number >= 0 and spawn_rate > 0, or None"
+
+
+def tick_level(shape, t: float, tick) -> tuple[float, float]:
+    """A tick's (users, spawn_rate) as numbers; a tick of any other form is a ScenarioError naming it
+    (a spawn rate of 0 or less: at once). Locust's third item, the user classes, is not supported."""
+    try:
+        if isinstance(tick, (str, bytes)) or len(tick) not in (1, 2):
+            raise ValueError
+        users = tick[0]
+        rate = tick[1] if len(tick) > 1 else math.inf
+        if isinstance(users, bool) or isinstance(rate, bool):
+            raise ValueError
+        users, rate = float(users), float(rate)
+        if not (math.isfinite(users) and users >= 0) or rate != rate:
+            raise ValueError
+    except (TypeError, ValueError):
+        extra = " (a third item, the user classes, is not supported)" if isinstance(tick, tuple) and len(tick) == 3 else ""
+        raise ScenarioError(f"{type(shape).__name__}.tick() returned {tick!r} at {t:g} s{extra}", TICK_HINT) from None
+    return users, rate
 
 
 def settle_shape(plan: TestPlan, scenario: Scenario) -> TestPlan:
@@ -72,7 +95,7 @@ class ShapeLevel:
         tick = self.shape.tick(t)
         if tick is None:
             return None
-        target, rate = float(tick[0]), float(tick[1]) if len(tick) > 1 else math.inf
+        target, rate = tick_level(self.shape, t, tick)
         step = (t - self.last_t) * rate if rate > 0 else math.inf
         self.last_t = t
         if self.level < target:
