@@ -170,8 +170,10 @@ class HttpSession:
 
     def get(self, url: str, **kw):
         current = _getcurrent()
-        if kw or type(current) is not _TaskGreenlet:
+        if kw:
             return self.request("GET", url, **kw)
+        if type(current) is not _TaskGreenlet:
+            return self._client.get(url)  # an async task: the awaitable surge request
         client = self._client  # the plain GET, the most common request, written out
         client.created += 1
         resp = current.parent.switch(client._send("GET", url, None))
