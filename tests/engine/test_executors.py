@@ -320,18 +320,14 @@ def test_closed_workers_start_exactly_their_share_of_iterations_and_stop():
     assert users == {0, 1, 2, 3, 4} and {u for e, u, _ in log if e == "stop"} == users
 
 
-def test_closed_users_per_class_and_worker_are_what_dry_run_shows():
-    """--dry-run prints owned_by_class(); the executors must make exactly those users."""
-    def cls(name, weight):
-        return type(name, (journal_user([]),), {"weight": weight})
-
-    classes = [cls("Reader", 3), cls("Writer", 1), cls("Admin", 0.5)]
-    stages = (Stage(0, 11), Stage(0.3, 11))
+def users_made(classes, peak: int, workers: int) -> list[Counter]:
+    """The users each of ``workers`` closed executors made, by class, holding ``peak`` for 0.3 s."""
+    stages = (Stage(0, peak), Stage(0.3, peak))
 
     async def main():
         t0 = time.perf_counter()
-        executors = [ClosedExecutor(make_ctx(classes, ClosedWorkload(stages), worker_id=i, workers=3, t0=t0))
-                     for i in range(3)]
+        executors = [ClosedExecutor(make_ctx(classes, ClosedWorkload(stages), worker_id=i, workers=workers, t0=t0))
+                     for i in range(workers)]
         runs = [asyncio.ensure_future(e.run()) for e in executors]
         await asyncio.sleep(0.15)
         made = [Counter(type(vu.user).__name__ for vu in e._vus) for e in executors]
@@ -339,7 +335,15 @@ def test_closed_users_per_class_and_worker_are_what_dry_run_shows():
         await asyncio.gather(*(e.drain(1.0) for e in executors))
         return made
 
-    made = asyncio.run(main())
+    return asyncio.run(main())
+
+
+def test_closed_users_per_class_and_worker_are_what_dry_run_shows():
+    """--dry-run prints owned_by_class(); the executors must make exactly those users."""
+    def cls(name, weight):
+        return type(name, (journal_user([]),), {"weight": weight})
+
+    made = users_made([cls("Reader", 3), cls("Writer", 1), cls("Admin", 0.5)], 11, workers=3)
     for i, counts in enumerate(made):
         expected = owned_by_class(11, [3, 1, 0.5], i, 3)
         assert [counts["Reader"], counts["Writer"], counts["Admin"]] == expected
@@ -351,21 +355,8 @@ def test_fixed_count_users_come_first_and_dry_run_shows_them(fixed, peak):
     def cls(name, weight, count):
         return type(name, (journal_user([]),), {"weight": weight, "fixed_count": count})
 
-    classes = [cls("Reader", 3, fixed[0]), cls("Writer", 1, fixed[1]), cls("Admin", 0.5, fixed[2])]
-    stages = (Stage(0, peak), Stage(0.3, peak))
-
-    async def main():
-        t0 = time.perf_counter()
-        executors = [ClosedExecutor(make_ctx(classes, ClosedWorkload(stages), worker_id=i, workers=2, t0=t0))
-                     for i in range(2)]
-        runs = [asyncio.ensure_future(e.run()) for e in executors]
-        await asyncio.sleep(0.15)
-        made = [Counter(type(vu.user).__name__ for vu in e._vus) for e in executors]
-        await asyncio.gather(*runs)
-        await asyncio.gather(*(e.drain(1.0) for e in executors))
-        return made
-
-    made = asyncio.run(main())
+    made = users_made([cls("Reader", 3, fixed[0]), cls("Writer", 1, fixed[1]), cls("Admin", 0.5, fixed[2])],
+                      peak, workers=2)
     total = Counter()
     for i, counts in enumerate(made):
         expected = owned_by_class(peak, [3, 1, 0.5], i, 2, fixed)
